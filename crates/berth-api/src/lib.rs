@@ -1,0 +1,1 @@
+//! Docker Engine API wire types, version negotiation and stream framing.

@@ -1,0 +1,1 @@
+//! The berth daemon: object model, orchestration and the Engine API server.

@@ -1,0 +1,1 @@
+//! Image store: content-addressed blobs, references, layers, overlay snapshots, save/load/import/export.

@@ -1,0 +1,1 @@
+//! Container config to OCI bundle to isolated process, on youki's libcontainer.

@@ -1,0 +1,1 @@
+//! Per-container supervisor: holds stdio/PTY, writes the log, serves attach, records the exit status.
