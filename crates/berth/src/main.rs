@@ -1,5 +1,19 @@
-//! `berth`: one binary, four roles (CLI, daemon, shim, container init).
+//! `berth`: one binary, four roles.
+//!
+//! - `berth <command>`: the CLI, a client of the Engine API (module `cli`);
+//! - `berth daemon`: the daemon serving the Engine API (module `daemon`, crate `berth-daemon`);
+//! - `berth shim ...`: the per-container supervisor, started by the daemon (crate `berth-shim`);
+//! - the container init runs inside libcontainer, driven by the shim.
+
+mod cli;
+mod daemon;
 
 fn main() {
-    println!("berth");
+    let args: Vec<String> = std::env::args().collect();
+    // The shim is dispatched before anything else: it must stay single-threaded and small,
+    // so it never goes through the CLI parser or starts an async runtime.
+    if args.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(berth_shim::main(&args[2..]));
+    }
+    std::process::exit(cli::main(args));
 }
