@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job, end to end on a machine with no internet: build berth, start the daemon, make a
+# busybox base image from Debian's busybox-static, run containers, and serve a page from one.
+# State goes under a temp dir (BERTH_DEMO_DIR to choose), removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+bash scripts/setup.sh
+cargo build --release -p berth
+berth=$repo/target/release/berth
+
+dir=${BERTH_DEMO_DIR:-$(mktemp -d /tmp/berth-demo.XXXXXX)}
+sock=$dir/berth.sock
+export DOCKER_HOST=unix://$sock
+port=${BERTH_DEMO_PORT:-18080}
+
+"$berth" daemon -H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --cgroup-parent "/berth-demo-$$" >"$dir/daemon.log" 2>&1 &
+daemon=$!
+cleanup() {
+    "$berth" rm -f demo-web >/dev/null 2>&1 || true
+    kill "$daemon" 2>/dev/null || true
+    wait "$daemon" 2>/dev/null || true
+    [ -n "${BERTH_DEMO_DIR:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+
+echo "== base image from busybox-static"
+fixtures=${BERTH_FIXTURES:-$repo/../shared/fixtures}
+[ -d "$fixtures" ] || fixtures=/work/shared/fixtures
+sh "$fixtures/make-busybox-rootfs.sh" "$dir/rootfs" "$dir/busybox.tar" >/dev/null
+"$berth" import "$dir/busybox.tar" busybox:latest
+"$berth" images
+
+echo "== run containers"
+"$berth" run --rm busybox echo "hello from a berth container"
+"$berth" run --rm busybox sh -c 'echo "hostname: $(hostname)"; ls /proc/self/ns | tr "\n" " "; echo'
+
+echo "== serve a page"
+"$berth" run -d --name demo-web --network host busybox \
+    sh -c "mkdir -p /www && echo '<h1>served by berth</h1>' > /www/index.html && exec httpd -f -p 127.0.0.1:$port -h /www"
+for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/" && break; sleep 0.1; done
+"$berth" ps
+echo "== done"
