@@ -1,1 +1,8 @@
-//! The berth daemon: object model, orchestration and the Engine API server.
+//! The berth daemon: object model and orchestration (containers, images, events) and the
+//! Engine API server in front of them.
+
+pub mod config;
+pub mod events;
+pub mod store;
+
+pub use config::{Config, TlsConfig};
