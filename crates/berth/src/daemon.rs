@@ -1,13 +1,317 @@
-//! `berth daemon`: dockerd's flags, mapped onto the daemon's configuration.
+//! `berth daemon`: dockerd's flags and daemon.json keys, mapped onto the daemon's configuration.
 
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use berth_daemon::{api, Config, Daemon, TlsConfig};
 use clap::Args;
+use serde::Deserialize;
 
 /// Flags of `berth daemon`, named as dockerd names them.
 #[derive(Debug, Clone, Args)]
-pub struct DaemonArgs {}
+pub struct DaemonArgs {
+    /// Daemon socket(s) to connect to
+    #[arg(short = 'H', long = "host", value_name = "list")]
+    pub host: Vec<String>,
+    /// Root directory of persistent state
+    #[arg(long, value_name = "string")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory for execution state files
+    #[arg(long, value_name = "string")]
+    pub exec_root: Option<PathBuf>,
+    /// Path to use for daemon PID file
+    #[arg(short = 'p', long, value_name = "string")]
+    pub pidfile: Option<PathBuf>,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long, value_name = "string")]
+    pub log_level: Option<String>,
+    /// Set parent cgroup for all containers
+    #[arg(long, value_name = "string")]
+    pub cgroup_parent: Option<String>,
+    /// Daemon configuration file
+    #[arg(long, value_name = "string", default_value = "/etc/berth/daemon.json")]
+    pub config_file: PathBuf,
+    /// Enable debug mode
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify the remote
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<PathBuf>,
+}
 
-/// Runs the daemon until it is told to stop.
+/// The daemon.json keys berth reads (dockerd's names).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FileConfig {
+    hosts: Option<Vec<String>>,
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    pidfile: Option<PathBuf>,
+    log_level: Option<String>,
+    cgroup_parent: Option<String>,
+    debug: Option<bool>,
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
+}
+
+fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "unable to configure the daemon: invalid config file {}",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            Ok(FileConfig::default())
+        }
+        Err(e) => Err(e).with_context(|| format!("unable to read config file {}", path.display())),
+    }
+}
+
+/// Merges flags over daemon.json over defaults. A key given in both places is an error, as in dockerd.
+fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
+    let explicit = args.config_file != std::path::Path::new("/etc/berth/daemon.json");
+    let file = read_file_config(&args.config_file, explicit)?;
+    let mut conflicts = Vec::new();
+    macro_rules! pick {
+        ($flag:expr, $file:expr, $name:literal) => {
+            match ($flag, $file) {
+                (Some(a), Some(_)) => {
+                    conflicts.push($name);
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            }
+        };
+    }
+    let hosts = pick!(
+        (!args.host.is_empty()).then_some(args.host),
+        file.hosts,
+        "hosts"
+    );
+    let data_root = pick!(args.data_root, file.data_root, "data-root");
+    let exec_root = pick!(args.exec_root, file.exec_root, "exec-root");
+    let pidfile = pick!(args.pidfile, file.pidfile, "pidfile");
+    let log_level = pick!(args.log_level, file.log_level, "log-level");
+    let cgroup_parent = pick!(args.cgroup_parent, file.cgroup_parent, "cgroup-parent");
+    let tlscacert = pick!(args.tlscacert, file.tlscacert, "tlscacert");
+    let tlscert = pick!(args.tlscert, file.tlscert, "tlscert");
+    let tlskey = pick!(args.tlskey, file.tlskey, "tlskey");
+    if !conflicts.is_empty() {
+        bail!(
+            "unable to configure the daemon: the following directives are specified both as a flag and in the configuration file: {}",
+            conflicts.join(", ")
+        );
+    }
+    let debug = args.debug || file.debug.unwrap_or(false);
+    let tlsverify = args.tlsverify || file.tlsverify.unwrap_or(false);
+    let tls = args.tls || file.tls.unwrap_or(false) || tlsverify;
+
+    let mut config = Config::default();
+    if let Some(h) = hosts {
+        config.hosts = h;
+    }
+    if let Some(d) = data_root {
+        config.data_root = d;
+    }
+    if let Some(d) = exec_root {
+        config.exec_root = d;
+    }
+    config.pidfile = pidfile.or_else(|| Some(config.exec_root.join("berth.pid")));
+    if let Some(c) = cgroup_parent {
+        config.cgroup_parent = if c.starts_with('/') {
+            c
+        } else {
+            format!("/{c}")
+        };
+    }
+    config.debug = debug;
+    if tls {
+        let (Some(cert), Some(key)) = (tlscert, tlskey) else {
+            bail!("TLS requires --tlscert and --tlskey");
+        };
+        config.tls = Some(TlsConfig {
+            cert,
+            key,
+            ca: if tlsverify { tlscacert } else { None },
+        });
+    }
+    config.berth_exe = std::env::current_exe().context("locate the berth executable")?;
+    let level = if debug {
+        "debug".to_string()
+    } else {
+        log_level.unwrap_or_else(|| "info".to_string())
+    };
+    if !matches!(
+        level.as_str(),
+        "debug" | "info" | "warn" | "error" | "fatal" | "trace" | "panic"
+    ) {
+        bail!("unable to configure the daemon: invalid log level: {level}");
+    }
+    Ok((config, level))
+}
+
+/// `berth daemon ...` from `main`: parses the flags and runs; returns the exit code.
+pub fn main(argv: &[String]) -> i32 {
+    #[derive(clap::Parser)]
+    #[command(
+        name = "berth daemon",
+        about = "A self-sufficient runtime for containers"
+    )]
+    struct Cmd {
+        #[command(flatten)]
+        args: DaemonArgs,
+    }
+    let cmd = <Cmd as clap::Parser>::parse_from(argv);
+    match run(cmd.args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("berth daemon: {e:#}");
+            1
+        }
+    }
+}
+
+/// Runs the daemon until SIGINT/SIGTERM. Containers keep running when it stops.
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
-    let _ = args;
+    let (config, level) = build_config(args)?;
+    let level = if level == "fatal" || level == "panic" {
+        "error".to_string()
+    } else {
+        level
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper=warn"
+        )))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let hosts = config.hosts.clone();
+    let pidfile = config.pidfile.clone();
+    if config.tls.is_some() {
+        bail!("TLS on tcp hosts is not supported by this build yet");
+    }
+    let daemon = Daemon::open(config).await.context("start daemon")?;
+    let mut bound = Vec::new();
+    for h in &hosts {
+        if h.starts_with("tcp://") {
+            tracing::warn!(
+                "Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network."
+            );
+        }
+        bound.push(api::bind(h).await?);
+    }
+    if let Some(p) = &pidfile {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        std::fs::write(p, std::process::id().to_string())
+            .with_context(|| format!("write pidfile {}", p.display()))?;
+    }
+    let router = api::router(daemon);
+    let mut tasks = tokio::task::JoinSet::new();
+    for b in bound {
+        tasks.spawn(api::serve(b, router.clone()));
+    }
+    tracing::info!("API listen on {}", hosts.join(", "));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        Some(r) = tasks.join_next() => { r??; }
+    }
+    tracing::info!("daemon shutting down; containers keep running");
+    for h in &hosts {
+        if let Some(p) = h.strip_prefix("unix://") {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: DaemonArgs,
+    }
+
+    fn parse(argv: &[&str]) -> DaemonArgs {
+        Wrap::parse_from(std::iter::once("daemon").chain(argv.iter().copied())).args
+    }
+
+    #[test]
+    fn flags_over_defaults() {
+        let (c, level) = build_config(parse(&[
+            "-H",
+            "unix:///tmp/x.sock",
+            "--data-root",
+            "/tmp/d",
+            "-D",
+        ]))
+        .unwrap();
+        assert_eq!(c.hosts, vec!["unix:///tmp/x.sock".to_string()]);
+        assert_eq!(c.data_root, PathBuf::from("/tmp/d"));
+        assert_eq!(level, "debug");
+        assert_eq!(c.cgroup_parent, "/berth");
+    }
+
+    #[test]
+    fn flag_and_file_conflict_like_dockerd() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(&f, r#"{"data-root": "/x", "debug": true}"#).unwrap();
+        let err = build_config(parse(&[
+            "--config-file",
+            f.to_str().unwrap(),
+            "--data-root",
+            "/y",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("data-root"), "{err}");
+        let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
+        assert_eq!(c.data_root, PathBuf::from("/x"));
+        assert!(c.debug);
+    }
+
+    #[test]
+    fn bad_config_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(&f, "{not json").unwrap();
+        assert!(build_config(parse(&["--config-file", f.to_str().unwrap()])).is_err());
+    }
 }

@@ -15,5 +15,8 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("shim") {
         std::process::exit(berth_shim::main(&args[2..]));
     }
+    if args.get(1).map(String::as_str) == Some("daemon") {
+        std::process::exit(daemon::main(&args[1..]));
+    }
     std::process::exit(cli::main(args));
 }

@@ -1,0 +1,65 @@
+//! Listeners for `-H` hosts: `unix://` sockets and `tcp://` addresses.
+
+use std::path::Path;
+
+use axum::Router;
+use tokio::net::{TcpListener, UnixListener};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("invalid host {0:?}: expected unix:///path or tcp://addr:port")]
+    InvalidHost(String),
+    #[error("listen on {host}: {source}")]
+    Bind {
+        host: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound listener, ready to serve.
+pub enum Bound {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+/// Binds one `-H` host. A stale unix socket (left by a crash) is replaced.
+pub async fn bind(host: &str) -> Result<Bound, ListenError> {
+    let bind_err = |source| ListenError::Bind {
+        host: host.to_string(),
+        source,
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        let path = Path::new(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(bind_err)?;
+        }
+        if path.exists() {
+            std::fs::remove_file(path).map_err(bind_err)?;
+        }
+        let l = UnixListener::bind(path).map_err(bind_err)?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
+        Ok(Bound::Unix(l))
+    } else if let Some(addr) = host.strip_prefix("tcp://") {
+        let addr = if addr.contains(':') {
+            addr.to_string()
+        } else {
+            format!("{addr}:2375")
+        };
+        Ok(Bound::Tcp(
+            TcpListener::bind(&addr).await.map_err(bind_err)?,
+        ))
+    } else if host.starts_with('/') {
+        Box::pin(bind(&format!("unix://{host}"))).await
+    } else {
+        Err(ListenError::InvalidHost(host.to_string()))
+    }
+}
+
+/// Serves the router on a bound listener until the process ends.
+pub async fn serve(bound: Bound, router: Router) -> std::io::Result<()> {
+    match bound {
+        Bound::Unix(l) => axum::serve(l, router).await,
+        Bound::Tcp(l) => axum::serve(l, router).await,
+    }
+}
