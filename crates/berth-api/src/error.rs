@@ -40,7 +40,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
@@ -64,7 +67,10 @@ impl ApiError {
         struct Body<'a> {
             message: &'a str,
         }
-        serde_json::to_vec(&Body { message: &self.message }).unwrap_or_default()
+        serde_json::to_vec(&Body {
+            message: &self.message,
+        })
+        .unwrap_or_default()
     }
 }
 

@@ -5,9 +5,15 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// The newest API version berth implements (Docker 26.1).
-pub const API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 45 };
+pub const API_VERSION: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 45,
+};
 /// The oldest API version berth accepts, as dockerd 26.
-pub const MIN_API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 24 };
+pub const MIN_API_VERSION: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 24,
+};
 
 /// An Engine API version such as `1.45`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,7 +26,10 @@ impl ApiVersion {
     /// Parses `1.45` (no `v` prefix).
     pub fn parse(s: &str) -> Option<ApiVersion> {
         let (major, minor) = s.split_once('.')?;
-        Some(ApiVersion { major: major.parse().ok()?, minor: minor.parse().ok()? })
+        Some(ApiVersion {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+        })
     }
 
     pub fn at_least(self, major: u32, minor: u32) -> bool {
@@ -62,8 +71,8 @@ pub fn split_version(path: &str) -> (Option<&str>, &str) {
 
 /// Checks a requested version against the supported range, with dockerd's messages.
 pub fn check(requested: &str) -> Result<ApiVersion, String> {
-    let v = ApiVersion::parse(requested)
-        .ok_or_else(|| format!("invalid API version: {requested}"))?;
+    let v =
+        ApiVersion::parse(requested).ok_or_else(|| format!("invalid API version: {requested}"))?;
     if v > API_VERSION {
         return Err(format!(
             "client version {v} is too new. Maximum supported API version is {API_VERSION}"
@@ -83,8 +92,14 @@ mod tests {
 
     #[test]
     fn splits_versioned_paths() {
-        assert_eq!(split_version("/v1.45/containers/json"), (Some("1.45"), "/containers/json"));
-        assert_eq!(split_version("/containers/json"), (None, "/containers/json"));
+        assert_eq!(
+            split_version("/v1.45/containers/json"),
+            (Some("1.45"), "/containers/json")
+        );
+        assert_eq!(
+            split_version("/containers/json"),
+            (None, "/containers/json")
+        );
         assert_eq!(split_version("/v1.24/_ping"), (Some("1.24"), "/_ping"));
         assert_eq!(split_version("/volumes"), (None, "/volumes"));
         assert_eq!(split_version("/v1.45"), (Some("1.45"), "/"));
