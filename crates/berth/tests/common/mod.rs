@@ -199,7 +199,7 @@ impl Drop for TestDaemon {
     }
 }
 
-fn rand_u32() -> u32 {
+pub fn rand_u32() -> u32 {
     let mut b = [0u8; 4];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;
@@ -251,7 +251,7 @@ fn walk_files(dir: &Path, name: &str) -> Vec<PathBuf> {
     out
 }
 
-fn remove_cgroups(parent: &str) {
+pub fn remove_cgroups(parent: &str) {
     fn rm_tree(p: &Path) {
         if let Ok(rd) = std::fs::read_dir(p) {
             for e in rd.flatten() {
@@ -323,6 +323,23 @@ pub fn busybox_tar() -> PathBuf {
         tar
     })
     .clone()
+}
+
+/// A fresh busybox root filesystem at `dir` (unpacked from the fixture tar).
+pub fn busybox_rootfs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new("tar")
+        .arg("-xf")
+        .arg(busybox_tar())
+        .arg("-C")
+        .arg(dir)
+        .output()
+        .expect("untar busybox");
+    assert!(
+        out.status.success(),
+        "untar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn fixtures_dir() -> PathBuf {

@@ -1,0 +1,411 @@
+//! berth's own description of a container ([`ContainerSpec`]) and its translation into an
+//! OCI runtime-spec `config.json` with Docker's defaults: capabilities, mounts, masked and
+//! read-only paths, device rules.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// How a container gets one kind of namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Namespace {
+    /// A new namespace of its own.
+    #[default]
+    Private,
+    /// The host's namespace (not unshared).
+    Host,
+    /// Join the namespace at this path (`/proc/PID/ns/net` of another container).
+    Join(PathBuf),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    pub net: Namespace,
+    pub pid: Namespace,
+    pub ipc: Namespace,
+    pub uts: Namespace,
+    pub cgroup: Namespace,
+}
+
+/// A mount inside the container, OCI-style.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub destination: String,
+    /// `bind`, `tmpfs`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+/// The process a container (or an exec) runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub terminal: bool,
+    /// Every capability of the bounding set instead of Docker's default set.
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub no_new_privileges: bool,
+}
+
+/// Everything the runtime needs to make a container; nothing about images or the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub id: String,
+    /// The prepared root filesystem (overlay mount point) on the host.
+    pub rootfs: PathBuf,
+    pub readonly_rootfs: bool,
+    pub process: Process,
+    pub hostname: String,
+    pub namespaces: Namespaces,
+    /// Mounts after Docker's defaults (binds, volumes, tmpfs, hosts files).
+    pub mounts: Vec<Mount>,
+    /// Cgroup path relative to each hierarchy's root, e.g. `/berth/<id>`.
+    pub cgroups_path: String,
+    /// Size of `/dev/shm` in bytes (Docker's default: 64 MiB).
+    pub shm_size: u64,
+}
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Capabilities the running kernel knows, read from the calling process's bounding set.
+fn bounding_caps() -> Vec<String> {
+    let mut caps = Vec::new();
+    for (index, cap) in ALL_CAPS.iter().enumerate() {
+        let index = index as libc::c_ulong;
+        // SAFETY: PR_CAPBSET_READ only reads the bounding set; no pointers involved.
+        let present = unsafe { libc::prctl(libc::PR_CAPBSET_READ, index, 0, 0, 0) };
+        if present == 1 {
+            caps.push(cap.to_string());
+        }
+    }
+    caps
+}
+
+/// All capabilities in kernel numbering order (index = capability number).
+pub const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Normalises a capability name as docker accepts it (`chown`, `CAP_CHOWN`, `ALL`).
+pub fn normalize_cap(name: &str) -> Option<String> {
+    let upper = name.trim().to_ascii_uppercase();
+    if upper == "ALL" {
+        return Some(upper);
+    }
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    ALL_CAPS.contains(&full.as_str()).then_some(full)
+}
+
+/// The effective capability list for a process: Docker's defaults (or everything when
+/// privileged), plus `cap_add`, minus `cap_drop`; only capabilities the host has.
+pub fn capabilities(process: &Process) -> Vec<String> {
+    let host = bounding_caps();
+    let mut caps: Vec<String> = if process.privileged {
+        host.clone()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
+    };
+    let norm =
+        |list: &[String]| -> Vec<String> { list.iter().filter_map(|c| normalize_cap(c)).collect() };
+    let add = norm(&process.cap_add);
+    let drop = norm(&process.cap_drop);
+    if drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    if add.iter().any(|c| c == "ALL") {
+        caps = host.clone();
+    } else {
+        for cap in add {
+            if !caps.contains(&cap) {
+                caps.push(cap);
+            }
+        }
+    }
+    caps.retain(|c| !drop.contains(c) && host.contains(c));
+    caps
+}
+
+/// The OCI `process` object.
+pub fn process_json(process: &Process) -> Value {
+    let caps = capabilities(process);
+    let mut gids = process.additional_gids.clone();
+    gids.sort_unstable();
+    gids.dedup();
+    json!({
+        "terminal": process.terminal,
+        "user": {"uid": process.uid, "gid": process.gid, "additionalGids": gids},
+        "args": process.args,
+        "env": process.env,
+        "cwd": if process.cwd.is_empty() { "/" } else { process.cwd.as_str() },
+        "capabilities": {
+            "bounding": caps, "effective": caps, "permitted": caps,
+            "inheritable": [], "ambient": []
+        },
+        "noNewPrivileges": process.no_new_privileges,
+        "oomScoreAdj": 0
+    })
+}
+
+fn namespace_json(kind: &str, ns: &Namespace) -> Option<Value> {
+    match ns {
+        Namespace::Private => Some(json!({"type": kind})),
+        Namespace::Host => None,
+        Namespace::Join(path) => Some(json!({"type": kind, "path": path})),
+    }
+}
+
+/// The whole OCI `config.json` for a container.
+pub fn oci_config(spec: &ContainerSpec) -> Value {
+    let ns = &spec.namespaces;
+    let mut namespaces: Vec<Value> = vec![json!({"type": "mount"})];
+    namespaces.extend(namespace_json("network", &ns.net));
+    namespaces.extend(namespace_json("pid", &ns.pid));
+    namespaces.extend(namespace_json("ipc", &ns.ipc));
+    namespaces.extend(namespace_json("uts", &ns.uts));
+    namespaces.extend(namespace_json("cgroup", &ns.cgroup));
+
+    let shm = if spec.shm_size == 0 {
+        64 * 1024 * 1024
+    } else {
+        spec.shm_size
+    };
+    let sys_opts = if spec.process.privileged {
+        vec!["nosuid", "noexec", "nodev", "rw"]
+    } else {
+        vec!["nosuid", "noexec", "nodev", "ro"]
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev", "relatime"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+    ];
+    // A user mount on a default destination replaces the default (as docker does).
+    mounts.retain(|m| {
+        !spec
+            .mounts
+            .iter()
+            .any(|u| Some(u.destination.as_str()) == m["destination"].as_str())
+    });
+    mounts.extend(
+        spec.mounts
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap_or(Value::Null)),
+    );
+
+    let devices = if spec.process.privileged {
+        json!([{"allow": true, "access": "rwm"}])
+    } else {
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": true, "type": "b", "access": "m"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+        ])
+    };
+    let (masked, readonly): (Vec<&str>, Vec<&str>) = if spec.process.privileged {
+        (vec![], vec![])
+    } else {
+        (MASKED_PATHS.to_vec(), READONLY_PATHS.to_vec())
+    };
+
+    json!({
+        "ociVersion": "1.0.2",
+        "process": process_json(&spec.process),
+        "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},
+        "hostname": spec.hostname,
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": spec.cgroups_path,
+            "namespaces": namespaces,
+            "resources": {"devices": devices},
+            "maskedPaths": masked,
+            "readonlyPaths": readonly
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec {
+            id: "abc".into(),
+            rootfs: "/tmp/rootfs".into(),
+            process: Process {
+                args: vec!["true".into()],
+                ..Default::default()
+            },
+            cgroups_path: "/berth/abc".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_namespaces_are_private() {
+        let config = oci_config(&spec());
+        let kinds: Vec<&str> = config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["mount", "network", "pid", "ipc", "uts", "cgroup"]);
+    }
+
+    #[test]
+    fn host_network_is_not_unshared_and_join_has_path() {
+        let mut s = spec();
+        s.namespaces.net = Namespace::Host;
+        s.namespaces.ipc = Namespace::Join("/proc/7/ns/ipc".into());
+        let config = oci_config(&s);
+        let ns = config["linux"]["namespaces"].as_array().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "network"));
+        assert!(ns
+            .iter()
+            .any(|n| n["type"] == "ipc" && n["path"] == "/proc/7/ns/ipc"));
+    }
+
+    #[test]
+    fn user_mount_replaces_default() {
+        let mut s = spec();
+        s.mounts.push(Mount {
+            destination: "/dev/shm".into(),
+            kind: "bind".into(),
+            source: "/tmp/x".into(),
+            options: vec!["rbind".into()],
+        });
+        let config = oci_config(&s);
+        let shm: Vec<&Value> = config["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"] == "/dev/shm")
+            .collect();
+        assert_eq!(shm.len(), 1);
+        assert_eq!(shm[0]["type"], "bind");
+    }
+
+    #[test]
+    fn capability_adjustments() {
+        let mut p = Process::default();
+        let caps = capabilities(&p);
+        assert!(caps.contains(&"CAP_CHOWN".to_string()));
+        assert!(!caps.contains(&"CAP_SYS_ADMIN".to_string()));
+        p.cap_drop = vec!["chown".into()];
+        p.cap_add = vec!["NET_ADMIN".into()];
+        let caps = capabilities(&p);
+        assert!(!caps.contains(&"CAP_CHOWN".to_string()));
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
+        p.cap_drop = vec!["ALL".into()];
+        p.cap_add = vec![];
+        assert!(capabilities(&p).is_empty());
+        assert_eq!(normalize_cap("nope"), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! What the daemon tells a shim: written as JSON to a file whose path is the shim's argument.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShimConfig {
+    /// The container's id (libcontainer's container id as well).
+    pub id: String,
+    /// libcontainer's state root.
+    pub runtime_root: PathBuf,
+    /// The bundle holding `config.json`, for a container's init; `None` for an exec.
+    pub bundle: Option<PathBuf>,
+    /// The process to run in the running container, for an exec.
+    pub exec: Option<berth_runtime::Process>,
+    /// The process's args, env and root, to check the executable before creating anything.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub rootfs: PathBuf,
+    pub tty: bool,
+    /// Keep a stdin pipe open to the process.
+    pub stdin: bool,
+    /// json-file log to append the output to (none for an exec).
+    pub log_path: Option<PathBuf>,
+    /// Where the shim serves its protocol.
+    pub socket: PathBuf,
+    /// Where the exit code is recorded (written to a temp file, then renamed).
+    pub exit_file: PathBuf,
+}
+
+/// The one line a shim prints on its stdout once it is ready (or has failed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ready {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub exit_code: i32,
+}
