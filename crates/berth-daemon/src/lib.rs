@@ -4,22 +4,35 @@
 
 pub mod api;
 pub mod config;
+pub mod container;
 pub mod events;
+pub mod images;
 pub mod store;
+pub mod volumes;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use berth_image::ImageStore;
 pub use config::{Config, TlsConfig};
+use container::exec::Execs;
+use container::{Container, Containers};
 use events::EventBus;
 use store::ContainerTable;
+use volumes::Volumes;
 
 /// The daemon's state, shared by every request handler.
 pub struct Daemon {
     pub config: Config,
     pub events: EventBus,
-    #[allow(dead_code)]
     table: ContainerTable,
+    pub containers: Containers,
+    pub execs: Execs,
+    pub images: ImageStore,
+    pub volumes: Volumes,
+    /// Serialises the name check and the record write of `create`.
+    create_lock: tokio::sync::Mutex<()>,
+    driver: &'static str,
     id: String,
     started: std::time::Instant,
 }
@@ -35,6 +48,8 @@ pub enum DaemonError {
     Db { path: PathBuf, message: String },
     #[error("{0}")]
     Store(#[from] store::StoreError),
+    #[error("image store: {0}")]
+    Images(#[from] berth_image::ImageError),
 }
 
 impl Daemon {
@@ -56,18 +71,86 @@ impl Daemon {
             message: e.to_string(),
         })?;
         let db = Arc::new(db);
-        let table = ContainerTable::open(db)?;
+        let table = ContainerTable::open(db.clone())?;
+        let images = ImageStore::open(&config.data_root, db)?;
+        let volumes = Volumes::open(&config.data_root).map_err(|source| DaemonError::Dir {
+            path: config.data_root.join("volumes"),
+            source,
+        })?;
         let id = daemon_id(&config.data_root).map_err(|source| DaemonError::Dir {
             path: config.data_root.join("engine-id"),
             source,
         })?;
-        Ok(Arc::new(Daemon {
+        let driver = probe_driver(&config.data_root);
+        let daemon = Arc::new(Daemon {
+            driver,
             config,
             events: EventBus::default(),
             table,
+            containers: Containers::default(),
+            execs: Execs::default(),
+            images,
+            volumes,
+            create_lock: tokio::sync::Mutex::new(()),
             id,
             started: std::time::Instant::now(),
-        }))
+        });
+        daemon.recover().await;
+        Ok(daemon)
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    /// Where a container's root filesystem is mounted on the host.
+    pub fn rootfs_dir(&self, id: &str) -> PathBuf {
+        berth_image::rootfs::merged_dir(&self.container_dir(id))
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// The shim's socket of a container (or of one of its execs). Kept short: a Unix socket
+    /// path has at most 107 bytes.
+    pub fn shim_socket(&self, id: &str, exec: Option<&str>) -> PathBuf {
+        let dir = self.config.exec_root.join("s");
+        let _ = std::fs::create_dir_all(&dir);
+        match exec {
+            Some(e) => dir.join(format!("{}-{e}.sock", &id[..16])),
+            None => dir.join(format!("{}.sock", &id[..16])),
+        }
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.config.exec_root.join("runtime")
+    }
+
+    pub fn runtime(&self) -> berth_runtime::Runtime {
+        berth_runtime::Runtime::new(self.runtime_root())
+    }
+
+    /// `overlay2`, or `vfs` where overlayfs cannot be mounted.
+    pub fn storage_driver(&self) -> String {
+        self.driver.to_string()
+    }
+
+    /// Publishes a container event with docker's attributes (name, image, labels).
+    pub fn container_event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        let r = c.record();
+        let mut attrs = std::collections::BTreeMap::new();
+        for (k, v) in r.labels() {
+            if let Some(v) = v.as_str() {
+                attrs.insert(k, v.to_string());
+            }
+        }
+        attrs.insert("name".to_string(), r.name.clone());
+        attrs.insert("image".to_string(), r.image_name.clone());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.publish("container", action, &r.id, attrs);
     }
 
     /// A stable identifier of this daemon's data root (`docker info`'s ID).
@@ -101,5 +184,46 @@ fn daemon_id(data_root: &std::path::Path) -> std::io::Result<String> {
             std::fs::rename(&tmp, &path)?;
             Ok(id)
         }
+    }
+}
+
+/// The container's id in the runtime: a prefix, so that the runtime's own socket paths under
+/// the exec root stay within the Unix socket path limit.
+pub fn runtime_id(id: &str) -> &str {
+    &id[..32.min(id.len())]
+}
+
+/// `overlay2` when an overlay mount works under the data root, else `vfs` (berth inside a
+/// container whose filesystem refuses overlay).
+fn probe_driver(data_root: &std::path::Path) -> &'static str {
+    let dir = data_root.join(".overlay-probe");
+    let _ = std::fs::remove_dir_all(&dir);
+    let made = ["lower", "upper", "work", "merged"]
+        .iter()
+        .all(|d| std::fs::create_dir_all(dir.join(d)).is_ok());
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        dir.join("lower").display(),
+        dir.join("upper").display(),
+        dir.join("work").display()
+    );
+    let merged = dir.join("merged");
+    let ok = made
+        && nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .is_ok();
+    if ok {
+        let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if ok {
+        "overlay2"
+    } else {
+        "vfs"
     }
 }

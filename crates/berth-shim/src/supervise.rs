@@ -39,6 +39,8 @@ struct Shim {
     pid: Option<i32>,
     pidfd: Option<OwnedFd>,
     ever_connected: bool,
+    /// The terminal size last asked for (applied as soon as the PTY exists).
+    winsize: Option<(u16, u16)>,
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -162,6 +164,7 @@ pub fn run(config: ShimConfig) -> i32 {
         pid: None,
         pidfd: None,
         ever_connected: false,
+        winsize: None,
         config,
     };
     if shim.config.bundle.is_some() {
@@ -219,6 +222,9 @@ impl Shim {
             let master = crate::console::receive_master(&listener, Duration::from_secs(10));
             let _ = std::fs::remove_file(&console_path);
             let master = master.map_err(|e| format!("terminal of {}: {e}", self.config.id))?;
+            if let Some((rows, cols)) = self.winsize {
+                set_winsize(master.as_raw_fd(), rows, cols);
+            }
             let dup = master.try_clone().map_err(|e| e.to_string())?;
             self.io.out[0] = Some(master);
             self.io.stdin = Some(dup);
@@ -373,6 +379,7 @@ impl Shim {
                 self.flush_stdin();
             }
             Frame::Resize(rows, cols) => {
+                self.winsize = Some((rows, cols));
                 if let (true, Some(fd)) = (self.io.tty, &self.io.out[0]) {
                     set_winsize(fd.as_raw_fd(), rows, cols);
                 }

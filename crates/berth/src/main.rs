@@ -1,11 +1,10 @@
 //! `berth`: one binary, four roles.
 //!
-//! - `berth <command>`: the CLI, a client of the Engine API (module `cli`);
+//! - `berth <command>`: the CLI, a client of the Engine API (crate `berth-cli`);
 //! - `berth daemon`: the daemon serving the Engine API (module `daemon`, crate `berth-daemon`);
 //! - `berth shim ...`: the per-container supervisor, started by the daemon (crate `berth-shim`);
 //! - the container init runs inside libcontainer, driven by the shim.
 
-mod cli;
 mod daemon;
 
 fn main() {
@@ -18,5 +17,5 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("daemon") {
         std::process::exit(daemon::main(&args[1..]));
     }
-    std::process::exit(cli::main(args));
+    std::process::exit(berth_cli::main(args));
 }

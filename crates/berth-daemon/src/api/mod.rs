@@ -2,8 +2,16 @@
 //!
 //! Handlers are thin: they parse the wire format and call the daemon's object model.
 
+mod archive;
+mod containers;
+mod events;
+mod exec;
+mod filters;
+mod images;
+mod io;
 mod listen;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -55,7 +63,15 @@ pub struct RequestVersion(pub berth_api::version::ApiVersion);
 
 /// Builds the router with every route, wrapped in the version/header middleware.
 pub fn router(daemon: Arc<Daemon>) -> Router {
-    let routes = Router::new().merge(system::routes()).with_state(daemon);
+    let routes = Router::new()
+        .merge(system::routes())
+        .merge(events::routes())
+        .merge(containers::routes())
+        .merge(archive::routes())
+        .merge(exec::routes())
+        .merge(images::routes())
+        .merge(volumes::routes())
+        .with_state(daemon);
     // Middleware on a router runs after route matching, so the version prefix is stripped by an
     // outer router whose only job is to hand the rewritten request to the real one.
     Router::new()

@@ -104,8 +104,11 @@ fn mem_total() -> u64 {
 struct NoQuery {}
 
 async fn info(State(d): State<AppState>, _q: Query<NoQuery>) -> Json<serde_json::Value> {
-    let (containers, running, paused) = (0usize, 0usize, 0usize);
-    let images = 0usize;
+    let all = d.containers.all();
+    let containers = all.len();
+    let running = all.iter().filter(|c| c.is_running()).count();
+    let paused = all.iter().filter(|c| c.record().state.paused).count();
+    let images = d.images.list().map(|l| l.len()).unwrap_or(0);
     let hostname = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
@@ -127,7 +130,7 @@ async fn info(State(d): State<AppState>, _q: Query<NoQuery>) -> Json<serde_json:
         "ContainersPaused": paused,
         "ContainersStopped": containers - running,
         "Images": images,
-        "Driver": "overlay2",
+        "Driver": d.storage_driver(),
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Authorization": null,
                     "Log": ["json-file"]},

@@ -1,0 +1,298 @@
+//! A container's files: `cp` (`/archive`), `export`, `diff` (`/changes`), `top`.
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use berth_api::ApiError;
+use serde_json::{json, Value};
+
+use super::filters::truthy;
+use super::io::{blocking_body, BodyReader};
+use super::{AppState, HttpResult};
+use crate::Daemon;
+
+type Q = Query<HashMap<String, String>>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get).put(archive_put).head(archive_head),
+        )
+        .route("/containers/{id}/export", get(export))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/top", get(top))
+}
+
+/// The host path of `path` inside container `id`, resolved without leaving its root.
+fn host_path(d: &Daemon, id: &str, path: &str) -> Result<(PathBuf, PathBuf), ApiError> {
+    let c = d.find_container(id)?;
+    let r = c.record();
+    let root = d.rootfs_dir(&c.id);
+    let layers = d
+        .images
+        .layer_dirs(&r.image_id)
+        .map_err(crate::images::api_err)?;
+    berth_image::rootfs::prepare(&layers, &d.container_dir(&c.id))
+        .map_err(|e| ApiError::system(format!("mount rootfs of {}: {e}", c.id)))?;
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Ok((berth_shim::resolve_in_root(&root, &path), root))
+}
+
+fn stat_header(p: &FsPath, name: &str) -> Result<HeaderValue, ApiError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(p)
+        .map_err(|_| ApiError::not_found(format!("Could not find the file {name} in container")))?;
+    // Go's os.FileMode bits: directory 1<<31, symlink 1<<27.
+    let mut mode = meta.mode() & 0o7777;
+    if meta.is_dir() {
+        mode |= 1 << 31;
+    } else if meta.file_type().is_symlink() {
+        mode |= 1 << 27;
+    }
+    let link = std::fs::read_link(p)
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = FsPath::new(name)
+        .file_name()
+        .map_or("/".to_string(), |n| n.to_string_lossy().into_owned());
+    let stat = json!({
+        "name": base,
+        "size": meta.len(),
+        "mode": mode,
+        "mtime": chrono::DateTime::from_timestamp(meta.mtime(), 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+        "linkTarget": link
+    });
+    let encoded = base64_encode(&serde_json::to_vec(&stat).unwrap_or_default());
+    HeaderValue::from_str(&encoded).map_err(|e| ApiError::system(e.to_string()))
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+async fn archive_head(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> HttpResult<Response> {
+    let name = q.get("path").cloned().unwrap_or_default();
+    let (p, _) = host_path(&d, &id, &name)?;
+    let mut resp = StatusCode::OK.into_response();
+    resp.headers_mut()
+        .insert("x-docker-container-path-stat", stat_header(&p, &name)?);
+    Ok(resp)
+}
+
+async fn archive_get(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> HttpResult<Response> {
+    let name = q.get("path").cloned().unwrap_or_default();
+    let (p, _) = host_path(&d, &id, &name)?;
+    let stat = stat_header(&p, &name)?;
+    let base = FsPath::new(&name)
+        .file_name()
+        .map_or(".".to_string(), |n| n.to_string_lossy().into_owned());
+    let body = blocking_body(move |w| {
+        let mut b = tar::Builder::new(w);
+        b.follow_symlinks(false);
+        if p.is_dir() {
+            b.append_dir_all(&base, &p)?;
+        } else {
+            b.append_path_with_name(&p, &base)?;
+        }
+        b.finish()
+    });
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-tar"),
+    );
+    h.insert("x-docker-container-path-stat", stat);
+    Ok(resp)
+}
+
+async fn archive_put(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Body,
+) -> HttpResult<StatusCode> {
+    let name = q.get("path").cloned().unwrap_or_default();
+    let (p, _) = host_path(&d, &id, &name)?;
+    if !p.exists() {
+        return Err(ApiError::not_found(format!(
+            "Could not find the file {name} in container {id}"
+        ))
+        .into());
+    }
+    if !p.is_dir() {
+        return Err(
+            ApiError::invalid(format!("extraction point is not a directory: {name}")).into(),
+        );
+    }
+    let _ = truthy(q.get("noOverwriteDirNonDir"));
+    let reader = BodyReader::new(body);
+    tokio::task::spawn_blocking(move || berth_image::layer::apply(reader, &p, false))
+        .await
+        .map_err(|e| ApiError::system(e.to_string()))?
+        .map_err(|e| ApiError::invalid(format!("extract archive into {name}: {e}")))?;
+    Ok(StatusCode::OK)
+}
+
+async fn export(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
+    let (root, _) = host_path(&d, &id, "/")?;
+    let c = d.find_container(&id)?;
+    d.container_event(&c, "export", &[]);
+    let body = blocking_body(move |w| {
+        berth_image::layer::write_dir(&root, w, false).map_err(std::io::Error::other)
+    });
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(resp)
+}
+
+async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<Json<Value>> {
+    let c = d.find_container(&id)?;
+    let r = c.record();
+    let layers = d
+        .images
+        .layer_dirs(&r.image_id)
+        .map_err(crate::images::api_err)?;
+    let upper = berth_image::rootfs::upper_dir(&d.container_dir(&c.id));
+    let list = berth_image::rootfs::changes(&layers, &upper)
+        .map_err(|e| ApiError::system(format!("changes of {}: {e}", c.id)))?;
+    Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
+}
+
+/// Pids in the container's cgroup (any hierarchy that has it).
+fn cgroup_pids(cgroup: &str) -> Vec<u32> {
+    let rel = cgroup.trim_start_matches('/');
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    for h in [
+        "pids",
+        "memory",
+        "cpu,cpuacct",
+        "cpu",
+        "freezer",
+        "unified",
+        "systemd",
+    ] {
+        roots.push(PathBuf::from("/sys/fs/cgroup").join(h));
+    }
+    for root in roots {
+        if let Ok(s) = std::fs::read_to_string(root.join(rel).join("cgroup.procs")) {
+            let pids: Vec<u32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            if !pids.is_empty() {
+                return pids;
+            }
+        }
+    }
+    Vec::new()
+}
+
+async fn top(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> HttpResult<Json<Value>> {
+    let c = d.find_container(&id)?;
+    if !c.is_running() {
+        return Err(ApiError::conflict(format!("Container {} is not running", c.id)).into());
+    }
+    let args = q
+        .get("ps_args")
+        .cloned()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "-ef".into());
+    let cgroup = format!("{}/{}", d.config.cgroup_parent.trim_end_matches('/'), c.id);
+    let mut pids = cgroup_pids(&cgroup);
+    if pids.is_empty() {
+        pids.push(c.record().state.pid as u32);
+    }
+    let out = tokio::process::Command::new("ps")
+        .args(args.split_whitespace())
+        .output()
+        .await
+        .map_err(|e| ApiError::system(format!("ps: {e}")))?;
+    if !out.status.success() {
+        return Err(ApiError::system(format!(
+            "Error running ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let titles: Vec<&str> = header.split_whitespace().collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| *t == "PID")
+        .ok_or_else(|| ApiError::system("Couldn't find PID field in ps output"))?;
+    let mut processes = Vec::new();
+    for l in lines {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let Some(pid) = fields.get(pid_col).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        // The last column takes the rest of the line (the command with its spaces).
+        let mut row: Vec<String> = fields[..titles.len().saturating_sub(1).min(fields.len())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if fields.len() >= titles.len() {
+            row.push(fields[titles.len() - 1..].join(" "));
+        }
+        processes.push(row);
+    }
+    Ok(Json(json!({"Titles": titles, "Processes": processes})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn b64() {
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+    }
+}

@@ -1,0 +1,339 @@
+//! `POST /containers/create`: validate, merge the image's config, make the root filesystem,
+//! the generated files and the volumes, then record the container.
+
+use std::sync::Arc;
+
+use berth_api::ApiError;
+use serde_json::{json, Map, Value};
+
+use super::files;
+use super::names::{random_name, valid_name};
+use super::record::{MountPoint, Record, State};
+use super::{now, Container};
+use crate::volumes::parse_mounts;
+use crate::Daemon;
+
+fn str_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) if !s.is_empty() => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn env_key(e: &str) -> &str {
+    e.split_once('=').map_or(e, |(k, _)| k)
+}
+
+/// Image config fields under container ones, as docker merges them.
+pub(crate) fn merge_image_config(config: &mut Map<String, Value>, image: &Value) {
+    let ic = &image["config"];
+    // Env: the image's, overridden key by key by the container's.
+    let mut env = str_list(&ic["Env"]);
+    for e in str_list(config.get("Env").unwrap_or(&Value::Null)) {
+        env.retain(|x| env_key(x) != env_key(&e));
+        env.push(e);
+    }
+    config.insert("Env".into(), json!(env));
+    let user_entrypoint = config.get("Entrypoint").is_some_and(|v| !v.is_null());
+    let cmd_empty = str_list(config.get("Cmd").unwrap_or(&Value::Null)).is_empty();
+    if !user_entrypoint {
+        config.insert("Entrypoint".into(), ic["Entrypoint"].clone());
+        if cmd_empty {
+            config.insert("Cmd".into(), ic["Cmd"].clone());
+        }
+    }
+    for key in ["WorkingDir", "User", "StopSignal"] {
+        let empty = config
+            .get(key)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        if empty {
+            if let Some(v) = ic.get(key).filter(|v| !v.is_null()) {
+                config.insert(key.into(), v.clone());
+            }
+        }
+    }
+    for key in ["Labels", "ExposedPorts", "Volumes"] {
+        let mut merged = ic[key].as_object().cloned().unwrap_or_default();
+        if let Some(own) = config.get(key).and_then(Value::as_object) {
+            merged.extend(own.clone());
+        }
+        let value = if merged.is_empty() && key != "Labels" {
+            Value::Null
+        } else {
+            Value::Object(merged)
+        };
+        config.insert(key.into(), value);
+    }
+    if config.get("Healthcheck").is_none_or(Value::is_null) && !ic["Healthcheck"].is_null() {
+        config.insert("Healthcheck".into(), ic["Healthcheck"].clone());
+    }
+}
+
+/// Docker's defaults for the Config object, so inspect shows every key.
+fn config_defaults(config: &mut Map<String, Value>) {
+    let defaults = json!({
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false,
+        "AttachStdout": false, "AttachStderr": false, "Tty": false, "OpenStdin": false,
+        "StdinOnce": false, "Env": [], "Cmd": null, "Image": "", "Volumes": null,
+        "WorkingDir": "", "Entrypoint": null, "OnBuild": null, "Labels": {}
+    });
+    for (k, v) in defaults.as_object().into_iter().flatten() {
+        if config.get(k).is_none_or(|x| x.is_null() && !v.is_null()) {
+            config.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn host_config_defaults(hc: &mut Map<String, Value>) {
+    let defaults = json!({
+        "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
+        "CapAdd": null, "CapDrop": null, "CgroupnsMode": "private", "Dns": [], "DnsOptions": [],
+        "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null, "IpcMode": "private", "Cgroup": "",
+        "Links": null, "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
+        "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864,
+        "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0,
+        "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0,
+        "CpusetCpus": "", "CpusetMems": "", "Devices": [], "DeviceCgroupRules": null,
+        "DeviceRequests": null, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": null,
+        "OomKillDisable": null, "PidsLimit": null, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0,
+        "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": [], "ReadonlyPaths": [],
+        "Mounts": null, "Tmpfs": null, "Init": null
+    });
+    for (k, v) in defaults.as_object().into_iter().flatten() {
+        let missing = match hc.get(k) {
+            None => true,
+            Some(Value::Null) => !v.is_null(),
+            Some(Value::String(s)) => s.is_empty() && v.as_str().is_some_and(|d| !d.is_empty()),
+            Some(Value::Number(n)) => k == "ShmSize" && n.as_i64() == Some(0),
+            _ => false,
+        };
+        if missing {
+            hc.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+impl Daemon {
+    /// Creates a container; returns its id and warnings.
+    pub async fn create_container(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        body: Value,
+    ) -> Result<(String, Vec<String>), ApiError> {
+        let Value::Object(mut config) = body else {
+            return Err(ApiError::invalid(
+                "config cannot be empty in order to create a container",
+            ));
+        };
+        let mut host_config = match config.remove("HostConfig") {
+            Some(Value::Object(m)) => m,
+            Some(Value::Null) | None => Map::new(),
+            Some(_) => return Err(ApiError::invalid("HostConfig must be an object")),
+        };
+        config.remove("NetworkingConfig");
+        let image_name = config
+            .get("Image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if image_name.is_empty() {
+            return Err(ApiError::invalid(
+                "config cannot be empty in order to create a container",
+            ));
+        }
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) if !valid_name(n) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )))
+            }
+            Some(n) => n.trim_start_matches('/').to_string(),
+            None => loop {
+                let n = random_name();
+                if self.containers.name_taken(&n).is_none() {
+                    break n;
+                }
+            },
+        };
+        let image = self
+            .images
+            .resolve(&image_name)
+            .map_err(crate::images::api_err)?;
+        let image_config: Value = self
+            .images
+            .config_bytes(&image.id)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        merge_image_config(&mut config, &image_config);
+        config_defaults(&mut config);
+        host_config_defaults(&mut host_config);
+        let mut args: Vec<String> = str_list(&config["Entrypoint"]);
+        args.extend(str_list(&config["Cmd"]));
+        if args.is_empty() {
+            return Err(ApiError::invalid("No command specified"));
+        }
+        self.check_modes(&host_config)?;
+
+        let id = new_id();
+        let hostname = match config["Hostname"].as_str() {
+            Some(h) if !h.is_empty() => h.to_string(),
+            _ => id[..12].to_string(),
+        };
+        config.insert("Hostname".into(), json!(hostname));
+        let _guard = self.create_lock.lock().await;
+        if let Some(other) = self.containers.name_taken(&name) {
+            return Err(ApiError::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        let dir = self.container_dir(&id);
+        let made = self.make_container_dir(&id, &image.id, &hostname, &host_config);
+        let mounts = match made {
+            Ok(()) => parse_mounts(self, &config, &host_config, &self.rootfs_dir(&id)),
+            Err(e) => Err(e),
+        };
+        let mounts: Vec<MountPoint> = match mounts {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = berth_image::rootfs::remove(&dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let record = Record {
+            id: id.clone(),
+            name: name.clone(),
+            created: now(),
+            image_name: image_name.clone(),
+            image_id: image.id.clone(),
+            path: args[0].clone(),
+            args: args[1..].to_vec(),
+            config: Value::Object(config),
+            host_config: Value::Object(host_config),
+            state: State::created(),
+            restart_count: 0,
+            driver: self.storage_driver(),
+            mounts,
+            exec_ids: Vec::new(),
+            has_been_manually_stopped: false,
+        };
+        if let Err(e) = self.table.put(&id, &record) {
+            let _ = berth_image::rootfs::remove(&dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(ApiError::system(e.to_string()));
+        }
+        let container = Container::new(record);
+        self.containers.insert(container.clone());
+        self.container_event(&container, "create", &[]);
+        Ok((id, Vec::new()))
+    }
+
+    /// Refuses namespace modes that name something missing.
+    fn check_modes(&self, hc: &Map<String, Value>) -> Result<(), ApiError> {
+        let net = hc
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        match net {
+            "default" | "bridge" | "none" | "host" | "" => {}
+            other if other.starts_with("container:") => {
+                let target = &other["container:".len()..];
+                self.containers.find(target)?;
+            }
+            other => return Err(ApiError::not_found(format!("network {other} not found"))),
+        }
+        for key in ["PidMode", "IpcMode"] {
+            if let Some(target) = hc
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(|m| m.strip_prefix("container:"))
+            {
+                self.containers.find(target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The container's directory with its root filesystem mounted and generated files.
+    fn make_container_dir(
+        &self,
+        id: &str,
+        image_id: &str,
+        hostname: &str,
+        hc: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let dir = self.container_dir(id);
+        let io = |e: std::io::Error| ApiError::system(format!("container {id}: {e}"));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let layers = self
+            .images
+            .layer_dirs(image_id)
+            .map_err(crate::images::api_err)?;
+        berth_image::rootfs::prepare(&layers, &dir)
+            .map_err(|e| ApiError::system(format!("prepare rootfs of {id}: {e}")))?;
+        let strs = |k: &str| str_list(hc.get(k).unwrap_or(&Value::Null));
+        files::write_hostname(&dir, hostname).map_err(io)?;
+        files::write_hosts(&dir, hostname, &strs("ExtraHosts")).map_err(io)?;
+        let host_net = hc.get("NetworkMode").and_then(Value::as_str) == Some("host");
+        files::write_resolv_conf(
+            &dir,
+            &strs("Dns"),
+            &strs("DnsSearch"),
+            &strs("DnsOptions"),
+            host_net,
+        )
+        .map_err(io)?;
+        Ok(())
+    }
+}
+
+/// A new 64-hex-digit container id (never all digits, as docker avoids).
+pub fn new_id() -> String {
+    loop {
+        let bytes: [u8; 32] = rand::random();
+        let id = hex::encode(bytes);
+        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_config_merge() {
+        let image = json!({"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "WorkingDir": "/w",
+            "Labels": {"a": "1"}}});
+        let mut c = json!({"Env": ["A=2"], "Cmd": null, "Labels": {"b": "2"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        merge_image_config(&mut c, &image);
+        assert_eq!(c["Env"], json!(["PATH=/bin", "A=2"]));
+        assert_eq!(c["Cmd"], json!(["sh"]));
+        assert_eq!(c["WorkingDir"], "/w");
+        assert_eq!(c["Labels"], json!({"a": "1", "b": "2"}));
+        // An entrypoint given by the user drops the image's Cmd.
+        let mut c = json!({"Entrypoint": ["echo"]}).as_object().unwrap().clone();
+        merge_image_config(&mut c, &image);
+        assert_eq!(c["Cmd"], Value::Null);
+    }
+
+    #[test]
+    fn ids() {
+        let id = new_id();
+        assert_eq!(id.len(), 64);
+    }
+}

@@ -1,0 +1,83 @@
+//! Starting again after a stop or a crash: reconnect to the shims of running containers,
+//! record exits that happened meanwhile, and remove what a crash left half-made.
+
+use std::sync::Arc;
+
+use super::record::Record;
+use super::shim;
+use super::Container;
+use crate::Daemon;
+
+impl Daemon {
+    pub(crate) async fn recover(self: &Arc<Self>) {
+        let records: Vec<Record> = match self.table.all::<Record>() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("load containers: {e}");
+                Vec::new()
+            }
+        };
+        for record in records {
+            let c = Container::new(record.clone());
+            self.containers.insert(c.clone());
+            if !record.state.running {
+                continue;
+            }
+            let state = shim::state_dir(&self.config.exec_root, &c.id);
+            match shim::connect(&self.shim_socket(&c.id, None), c.hub.clone()).await {
+                Ok(link) => {
+                    tracing::info!("reconnected to the shim of {}", c.id);
+                    self.attach_link(c.clone(), link);
+                }
+                Err(_) => {
+                    let code = match shim::read_exit_file(&state.join("exit")) {
+                        Some(code) => code,
+                        None => {
+                            // The shim is gone without recording an exit: end what is left.
+                            let pid = record.state.pid as i32;
+                            if pid > 0 && super::lifecycle::process_alive(pid) {
+                                // SAFETY: kill(2) on the pid the record names, alive just now.
+                                unsafe { libc::kill(pid, libc::SIGKILL) };
+                            }
+                            137
+                        }
+                    };
+                    self.handle_exit(&c, code).await;
+                }
+            }
+        }
+        self.remove_orphans();
+    }
+
+    /// Container directories and runtime state that no record owns (a crash during create
+    /// or remove): unmount and delete them.
+    fn remove_orphans(&self) {
+        let known = |id: &str| self.containers.find(id).is_ok_and(|c| c.id.starts_with(id));
+        if let Ok(rd) = std::fs::read_dir(self.config.data_root.join("containers")) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.len() == 64 && !known(&id) {
+                    tracing::warn!("removing leftover container directory {id}");
+                    let _ = berth_image::rootfs::remove(&e.path());
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.runtime_root()) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.len() < 12 || !known(&id) {
+                    let _ = self.runtime().delete(&id, true);
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.config.exec_root.join("containers")) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if !known(&id) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! From a container's record to the runtime's [`ContainerSpec`]: process, user, namespaces,
+//! mounts.
+
+use std::path::Path;
+
+use berth_api::ApiError;
+use berth_runtime::{ContainerSpec, Mount, Namespace, Namespaces, Process};
+use serde_json::Value;
+
+use super::record::Record;
+use crate::Daemon;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Looks a user up in the container's `/etc/passwd` and `/etc/group`, as docker does:
+/// `name`, `uid`, `name:group`, `uid:gid`. Returns (uid, gid, supplementary gids).
+pub fn resolve_user(
+    rootfs: &Path,
+    user: &str,
+    group_add: &[String],
+) -> Result<(u32, u32, Vec<u32>), ApiError> {
+    let passwd = std::fs::read_to_string(berth_shim::resolve_in_root(rootfs, "/etc/passwd"))
+        .unwrap_or_default();
+    let groups = std::fs::read_to_string(berth_shim::resolve_in_root(rootfs, "/etc/group"))
+        .unwrap_or_default();
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let mut name = String::new();
+    let (uid, mut gid) = if u.is_empty() {
+        (0, 0)
+    } else if let Ok(uid) = u.parse::<u32>() {
+        let entry = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[2] == u);
+        match entry {
+            Some(f) => {
+                name = f[0].to_string();
+                (uid, f[3].parse().unwrap_or(0))
+            }
+            None => (uid, 0),
+        }
+    } else {
+        let entry = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[0] == u)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "unable to find user {u}: no matching entries in passwd file"
+                ))
+            })?;
+        name = u.to_string();
+        (entry[2].parse().unwrap_or(0), entry[3].parse().unwrap_or(0))
+    };
+    let find_group = |g: &str| -> Result<u32, ApiError> {
+        if let Ok(n) = g.parse::<u32>() {
+            return Ok(n);
+        }
+        groups
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 2 && f[0] == g)
+            .and_then(|f| f[2].parse().ok())
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })
+    };
+    if let Some(g) = g {
+        gid = find_group(g)?;
+    }
+    let mut extra: Vec<u32> = Vec::new();
+    if !name.is_empty() {
+        for f in groups.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
+            if f.len() > 3 && f[3].split(',').any(|m| m == name) {
+                if let Ok(n) = f[2].parse() {
+                    extra.push(n);
+                }
+            }
+        }
+    }
+    for g in group_add {
+        extra.push(find_group(g)?);
+    }
+    Ok((uid, gid, extra))
+}
+
+/// The process environment: PATH when missing, HOSTNAME, TERM for a terminal.
+pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        out.push(DEFAULT_PATH.to_string());
+    }
+    out.push(format!("HOSTNAME={hostname}"));
+    if tty {
+        out.push("TERM=xterm".to_string());
+    }
+    for e in env {
+        let key = e.split('=').next().unwrap_or("");
+        out.retain(|x| x.split('=').next() != Some(key));
+        out.push(e.clone());
+    }
+    out
+}
+
+impl Daemon {
+    fn namespace(&self, mode: &str, kind: &str) -> Result<Namespace, ApiError> {
+        if mode == "host" {
+            return Ok(Namespace::Host);
+        }
+        if let Some(target) = mode.strip_prefix("container:") {
+            let c = self.containers.find(target)?;
+            let r = c.record();
+            if !r.state.running {
+                return Err(ApiError::conflict(format!(
+                    "cannot join network of a non running container: {}",
+                    c.id
+                )));
+            }
+            return Ok(Namespace::Join(
+                format!("/proc/{}/ns/{kind}", r.state.pid).into(),
+            ));
+        }
+        Ok(Namespace::Private)
+    }
+
+    pub(crate) fn container_spec(&self, r: &Record) -> Result<ContainerSpec, ApiError> {
+        let hc = &r.host_config;
+        let rootfs = self.rootfs_dir(&r.id);
+        let mode = |k: &str| hc[k].as_str().unwrap_or("").to_string();
+        let net_mode = mode("NetworkMode");
+        let namespaces = Namespaces {
+            net: self.namespace(&net_mode, "net")?,
+            pid: self.namespace(&mode("PidMode"), "pid")?,
+            ipc: self.namespace(&mode("IpcMode"), "ipc")?,
+            uts: if mode("UTSMode") == "host" || net_mode == "host" {
+                Namespace::Host
+            } else {
+                Namespace::Private
+            },
+            cgroup: if mode("CgroupnsMode") == "host" {
+                Namespace::Host
+            } else {
+                Namespace::Private
+            },
+        };
+        let user = r.config["User"].as_str().unwrap_or("");
+        let (uid, gid, gids) = resolve_user(&rootfs, user, &strs(&hc["GroupAdd"]))?;
+        let hostname = r.config["Hostname"].as_str().unwrap_or("").to_string();
+        let cwd = match r.config["WorkingDir"].as_str() {
+            Some(w) if !w.is_empty() => w.to_string(),
+            _ => "/".to_string(),
+        };
+        if cwd != "/" {
+            let host = berth_shim::resolve_in_root(&rootfs, &cwd);
+            std::fs::create_dir_all(&host)
+                .map_err(|e| ApiError::system(format!("create working directory {cwd}: {e}")))?;
+        }
+        let dir = self.container_dir(&r.id);
+        let mut mounts = Vec::new();
+        // The generated files, unless the network namespace (and so these) is shared.
+        let shared_net = net_mode.starts_with("container:");
+        let files_dir = if shared_net {
+            let target = self.containers.find(&net_mode["container:".len()..])?;
+            self.container_dir(&target.id)
+        } else {
+            dir.clone()
+        };
+        for (file, dest) in [
+            ("resolv.conf", "/etc/resolv.conf"),
+            ("hostname", "/etc/hostname"),
+            ("hosts", "/etc/hosts"),
+        ] {
+            mounts.push(Mount {
+                destination: dest.into(),
+                kind: "bind".into(),
+                source: files_dir.join(file).to_string_lossy().into_owned(),
+                options: vec!["rbind".into(), "rprivate".into()],
+            });
+        }
+        for m in &r.mounts {
+            let mut options = vec![if m.kind == "tmpfs" { "nosuid" } else { "rbind" }.to_string()];
+            if m.kind == "tmpfs" {
+                options.extend(["nodev".into(), "noexec".into()]);
+                options.extend(
+                    m.mode
+                        .split(',')
+                        .filter(|o| !o.is_empty())
+                        .map(String::from),
+                );
+            }
+            options.push(if m.rw { "rw" } else { "ro" }.into());
+            if m.kind != "tmpfs" {
+                options.push("rprivate".into());
+            }
+            mounts.push(Mount {
+                destination: m.destination.clone(),
+                kind: if m.kind == "tmpfs" { "tmpfs" } else { "bind" }.into(),
+                source: if m.kind == "tmpfs" {
+                    "tmpfs".into()
+                } else {
+                    m.source.clone()
+                },
+                options,
+            });
+        }
+        let tty = r.tty();
+        let shm = hc["ShmSize"].as_u64().unwrap_or(0);
+        let mut args = vec![r.path.clone()];
+        args.extend(r.args.iter().cloned());
+        Ok(ContainerSpec {
+            id: r.id.clone(),
+            rootfs,
+            readonly_rootfs: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
+            process: Process {
+                args,
+                env: process_env(&strs(&r.config["Env"]), &hostname, tty),
+                cwd,
+                uid,
+                gid,
+                additional_gids: gids,
+                terminal: tty,
+                privileged: hc["Privileged"].as_bool().unwrap_or(false),
+                cap_add: strs(&hc["CapAdd"]),
+                cap_drop: strs(&hc["CapDrop"]),
+                no_new_privileges: strs(&hc["SecurityOpt"])
+                    .iter()
+                    .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
+            },
+            hostname: if net_mode == "host" {
+                String::new()
+            } else {
+                hostname
+            },
+            namespaces,
+            mounts,
+            cgroups_path: format!(
+                "{}/{}",
+                self.config.cgroup_parent.trim_end_matches('/'),
+                r.id
+            ),
+            shm_size: shm,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/group"),
+            "root:x:0:\nnogroup:x:65534:\nwheel:x:10:nobody\n",
+        )
+        .unwrap();
+        assert_eq!(resolve_user(root, "", &[]).unwrap(), (0, 0, vec![]));
+        assert_eq!(
+            resolve_user(root, "nobody", &[]).unwrap(),
+            (65534, 65534, vec![10])
+        );
+        assert_eq!(
+            resolve_user(root, "1000:10", &[]).unwrap(),
+            (1000, 10, vec![])
+        );
+        assert_eq!(resolve_user(root, "nobody:root", &[]).unwrap().1, 0);
+        assert!(resolve_user(root, "ghost", &[]).is_err());
+        let env = process_env(&["PATH=/x".into(), "A=1".into()], "h", true);
+        assert_eq!(env, ["HOSTNAME=h", "TERM=xterm", "PATH=/x", "A=1"]);
+    }
+}
