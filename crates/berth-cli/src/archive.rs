@@ -354,8 +354,20 @@ async fn cp_to(cli: &Cli, m: &Matches, src: &str, ctr: &str, path: &str) -> Resu
         return Ok(0);
     }
     let src_path = PathBuf::from(src);
-    let meta = std::fs::symlink_metadata(&src_path)
-        .map_err(|_| anyhow!("lstat {src}: no such file or directory"))?;
+    // docker resolves the path first, so it names the first component that is missing.
+    let meta = std::fs::symlink_metadata(&src_path).map_err(|_| {
+        let mut ancestors: Vec<&std::path::Path> = src_path
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .collect();
+        ancestors.reverse();
+        let missing = ancestors
+            .into_iter()
+            .find(|a| std::fs::symlink_metadata(a).is_err())
+            .map(|a| a.display().to_string())
+            .unwrap_or_else(|| src.to_string());
+        anyhow!("lstat {missing}: no such file or directory")
+    })?;
     let contents_only = src.ends_with("/.");
     let st = stat(cli, ctr, path).await?;
     let dst_is_dir = st.as_ref().is_some_and(is_dir_mode);

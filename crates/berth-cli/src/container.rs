@@ -233,7 +233,8 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
             if new.trim().is_empty() {
                 anyhow::bail!("Error: Neither old nor new names may be empty");
             }
-            cli.client
+            if let Err(e) = cli
+                .client
                 .post(
                     &query(
                         &format!("/containers/{}/rename", m.args[0]),
@@ -241,7 +242,11 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                     ),
                     None,
                 )
-                .await?;
+                .await
+            {
+                eprintln!("{e}");
+                anyhow::bail!("Error: failed to rename container named {}", m.args[0]);
+            }
             Ok(0)
         }
         "container.top" => top(cli, &m).await,

@@ -1,7 +1,5 @@
 //! `images`, `history`, `rmi`, `tag`, `pull`, `image prune`.
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 use serde_json::{json, Value};
 
@@ -10,7 +8,7 @@ use crate::flags::{b, l, v, Args, Matches, Spec};
 use crate::pull::{normalize_ref, pull, qualified};
 use crate::table::{ellipsis, short_id, Formatter};
 use crate::units::human_size;
-use crate::util::{add_filter, confirm, each, filters_json, go_time, reclaimed, rfc3339, since};
+use crate::util::{add_filter, confirm, filters_json, go_time, reclaimed, rfc3339, since};
 use crate::Cli;
 
 const FORMAT_HELP: &str = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
@@ -136,6 +134,12 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         "image.history" => history(cli, &m).await,
         "image.rm" => rmi(cli, &m).await,
         "image.tag" => {
+            if let Err(e) = berth_image::reference::Reference::parse_normalized(&m.args[1]) {
+                anyhow::bail!(
+                    "Error parsing reference: {:?} is not a valid repository/tag: {e}",
+                    m.args[1]
+                );
+            }
             let (repo, tag, _) = normalize_ref(&m.args[1]);
             let path = query(
                 &format!("/images/{}/tag", m.args[0]),
@@ -250,12 +254,9 @@ async fn images(cli: &Cli, m: &Matches) -> Result<i32> {
         .await?;
     let list = list.as_array().cloned().unwrap_or_default();
     let no_trunc = m.flag("no-trunc");
-    let mut rows = image_rows(&list, no_trunc);
+    let rows = image_rows(&list, no_trunc);
     let quiet = m.flag("quiet");
-    if quiet {
-        let mut seen = HashSet::new();
-        rows.retain(|r| seen.insert(r["ID"].as_str().unwrap_or_default().to_string()));
-    }
+    // docker 28 prints one id per listed tag, repeats included.
     let format = m
         .value("format")
         .map(str::to_string)
@@ -266,7 +267,9 @@ async fn images(cli: &Cli, m: &Matches) -> Result<i32> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    Formatter::new(&format, default, quiet.then_some("{{.ID}}"))?.print(&headers(), &rows)?;
+    Formatter::new(&format, default, quiet.then_some("{{.ID}}"))?
+        .context("*formatter.imageContext")
+        .print(&headers(), &rows)?;
     Ok(0)
 }
 
@@ -315,25 +318,47 @@ async fn rmi(cli: &Cli, m: &Matches) -> Result<i32> {
     let flag = |b: bool| if b { "1".to_string() } else { String::new() };
     let force = flag(m.flag("force"));
     let noprune = flag(m.flag("no-prune"));
-    each(&m.args, |name| {
+    // As docker: errors are shown after all names are tried; with -f, images that
+    // do not exist are reported but do not fail the command.
+    let mut errs = Vec::new();
+    let mut fatal = false;
+    for name in &m.args {
         let path = query(
-            &format!("/images/{}", enc(&name)),
+            &format!("/images/{}", enc(name)),
             &[("force", force.clone()), ("noprune", noprune.clone())],
         );
-        async move {
-            let resp = crate::client::read_json(cli.client.delete(&path).await?).await?;
-            for item in resp.as_array().into_iter().flatten() {
-                if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
-                    println!("Untagged: {u}");
-                }
-                if let Some(d) = item.get("Deleted").and_then(Value::as_str) {
-                    println!("Deleted: {d}");
+        let resp = match cli.client.delete(&path).await {
+            Ok(r) => crate::client::read_json(r).await,
+            Err(e) => Err(e),
+        };
+        match resp {
+            Ok(resp) => {
+                for item in resp.as_array().into_iter().flatten() {
+                    if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
+                        println!("Untagged: {u}");
+                    }
+                    if let Some(d) = item.get("Deleted").and_then(Value::as_str) {
+                        println!("Deleted: {d}");
+                    }
                 }
             }
-            Ok(())
+            Err(e) => {
+                if !crate::client::is_not_found(&e) {
+                    fatal = true;
+                }
+                errs.push(e.to_string());
+            }
         }
-    })
-    .await
+    }
+    if errs.is_empty() {
+        return Ok(0);
+    }
+    let msg = errs.join("\n");
+    if !m.flag("force") || fatal {
+        return Err(crate::status(1, msg));
+    }
+    eprintln!("{msg}");
+    Ok(0)
 }
 
 async fn prune(cli: &Cli, m: &Matches) -> Result<i32> {

@@ -128,14 +128,20 @@ pub fn print_df_verbose(d: &Value) -> anyhow::Result<i32> {
             .unwrap_or_else(|| "<none>:<none>".into());
         let (repo, tag) = tag.rsplit_once(':').unwrap_or((&tag, "<none>"));
         let size = img["Size"].as_f64().unwrap_or(0.0);
-        let shared = img["SharedSize"].as_f64().unwrap_or(0.0);
+        let shared = img["SharedSize"].as_f64().unwrap_or(-1.0);
+        // -1 means "not computed": docker shows N/A for both.
+        let (shared_s, unique_s) = if shared < 0.0 {
+            ("N/A".to_string(), "N/A".to_string())
+        } else {
+            (human_size(shared), human_size(size - shared))
+        };
         t.push_str(&format!(
             "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             short_id(img["Id"].as_str().unwrap_or_default()),
             since(img["Created"].as_i64().unwrap_or(0)),
             human_size(size),
-            human_size(shared),
-            human_size(size - shared),
+            shared_s,
+            unique_s,
             s(&img["Containers"]),
         ));
     }

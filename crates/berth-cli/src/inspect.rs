@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::client::{is_not_found, query, read_bytes};
 use crate::flags::{b, v, Args, Matches, Spec};
 use crate::table::format_error;
-use crate::template::Template;
+use crate::template::{Missing, Template};
 use crate::Cli;
 
 pub fn handles(canon: &str) -> bool {
@@ -172,7 +172,10 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
     let tmpl = match format.as_str() {
         "" => None,
         "json" => Some(Template::parse("{{json .}}").map_err(|e| format_error(&e))?),
-        f => Some(Template::parse(f).map_err(|e| format_error(&e))?),
+        f => Some(
+            Template::parse(f)
+                .map_err(|e| crate::status(64, format!("template parsing error: {e}")))?,
+        ),
     };
     let mut found: Vec<Bytes> = Vec::new();
     let mut errs: Vec<String> = Vec::new();
@@ -185,7 +188,10 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                     hit = Some(b);
                     break;
                 }
-                Err(e) if is_not_found(&e) => last_err = None,
+                // Asked for one kind, docker shows the daemon's answer.
+                Err(e) if is_not_found(&e) => {
+                    last_err = (kinds.len() == 1).then(|| e.to_string());
+                }
                 Err(e) => {
                     last_err = Some(e.to_string());
                     if kinds.len() == 1 {
@@ -218,7 +224,16 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
             let mut out = String::new();
             for b in &found {
                 let v: Value = serde_json::from_slice(b)?;
-                out.push_str(&t.render(&v).map_err(anyhow::Error::msg)?);
+                // docker falls back to the raw JSON map with missingkey=error.
+                match t.render_missing(&v, Missing::MapError) {
+                    Ok(text) => {
+                        out.push_str(&text);
+                        out.push('\n');
+                    }
+                    Err(e) => errs.push(format!("template parsing error: {e}")),
+                }
+            }
+            if out.is_empty() {
                 out.push('\n');
             }
             print!("{out}");

@@ -108,6 +108,12 @@ pub fn add_volume(
 ) -> Result<(), String> {
     let bad = || format!("invalid volume specification: '{spec}'");
     let parts: Vec<&str> = spec.split(':').collect();
+    // docker's volumeSplitN check, before anything else.
+    if parts.len() > 1 && parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+            "invalid spec: {spec}: empty section between colons"
+        ));
+    }
     match parts.as_slice() {
         [dst] => {
             if !dst.starts_with('/') {
@@ -355,6 +361,10 @@ pub fn read_kv_file(path: &str, env: bool) -> Result<Vec<String>, String> {
                     "variable '{k}' contains whitespaces (line {})",
                     n + 1
                 ));
+            }
+            // A bare name from a file is only passed on when set here (docker's kvfile).
+            if !line.contains('=') && std::env::var_os(line.trim_end()).is_none() {
+                continue;
             }
             out.push(env_entry(line)?);
         } else {

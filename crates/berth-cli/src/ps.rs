@@ -195,12 +195,24 @@ pub fn row(c: &Value, trunc: bool) -> Value {
     })
 }
 
+const PS_CONTEXT: &str = "*formatter.ContainerContext";
+
 pub async fn run(cli: &Cli, m: Matches) -> Result<i32> {
     let format = m
         .value("format")
         .map(str::to_string)
         .or_else(|| cli.config_str("psFormat"))
         .unwrap_or_default();
+    // docker validates --format by running it over an empty context first.
+    if let Some(f) = m.value("format").filter(|f| !f.is_empty()) {
+        let t = crate::template::Template::parse(f)
+            .map_err(|e| anyhow::anyhow!("failed to parse template: {e}"))?;
+        t.render_missing(
+            &headers(),
+            crate::template::Missing::Struct(PS_CONTEXT.into()),
+        )
+        .map_err(|e| anyhow::anyhow!("failed to execute template: {e}"))?;
+    }
     let last = m.int("last")?.unwrap_or(-1);
     let latest = m.flag("latest");
     let limit = if latest && last == -1 { 1 } else { last };
@@ -236,6 +248,7 @@ pub async fn run(cli: &Cli, m: Matches) -> Result<i32> {
         default.push_str("\t{{.Size}}");
     }
     Formatter::new(&format, &default, m.flag("quiet").then_some("{{.ID}}"))?
+        .context(PS_CONTEXT)
         .print(&headers(), &rows)?;
     Ok(0)
 }

@@ -110,7 +110,14 @@ pub async fn run(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> Result<i32>
             return e;
         }
         let msg = e.to_string();
-        let code = exit_code_for(&msg);
+        let code = if e.downcast_ref::<OptionError>().is_some() {
+            125
+        } else if canon == "container.create" {
+            // docker create returns other failures as they are: printed plainly, 1.
+            return e;
+        } else {
+            exit_code_for(&msg)
+        };
         status(
             code,
             format!(
@@ -121,6 +128,18 @@ pub async fn run(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> Result<i32>
         )
     })
 }
+
+/// A flag value that does not parse: always 125, as docker's `parse` failures.
+#[derive(Debug)]
+struct OptionError(String);
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionError {}
 
 /// docker's toStatusError: 126 when the command cannot be invoked, 127 when not found.
 pub(crate) fn exit_code_for(msg: &str) -> i32 {
@@ -141,7 +160,13 @@ pub(crate) fn detach_keys(cli: &Cli, m: &Matches) -> String {
 }
 
 async fn create(cli: &Cli, m: &Matches, detached: bool) -> Result<String> {
-    let req = opts::build(m, detached).map_err(anyhow::Error::msg)?;
+    // docker reports flag-parsing failures (a missing --env-file, a bad -v) with 125,
+    // whatever the text says.
+    let req = opts::build(m, detached).map_err(|e| anyhow::Error::new(OptionError(e)))?;
+    // The image reference is checked by the client, before any request.
+    if let Err(e) = berth_image::reference::AnyReference::parse(&req.image) {
+        anyhow::bail!("{e}");
+    }
     let cidfile = m.str("cidfile");
     if !cidfile.is_empty() && std::path::Path::new(&cidfile).exists() {
         anyhow::bail!("container ID file found, make sure the other container isn't running or delete {cidfile}");

@@ -88,13 +88,22 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn render_one(format: &str, data: &Value) -> Result<()> {
+/// `name` is the Go template's name, which docker shows in parse errors ("version").
+fn render_one(name: &str, format: &str, data: &Value) -> Result<()> {
     let f = if format == "json" {
         "{{json .}}"
     } else {
         format
     };
-    let t = Template::parse(f).map_err(|e| format_error(&e))?;
+    let t = Template::parse(f).map_err(|e| {
+        crate::status(
+            64,
+            format!(
+                "template parsing error: {}",
+                e.replacen("template: :", &format!("template: {name}:"), 1)
+            ),
+        )
+    })?;
     println!("{}", t.render(data).map_err(anyhow::Error::msg)?);
     Ok(())
 }
@@ -108,7 +117,7 @@ async fn version(cli: &Cli, m: &Matches) -> Result<i32> {
             let api = o.get("ApiVersion").cloned().unwrap_or(Value::Null);
             o.insert("APIVersion".into(), api);
         }
-        render_one(f, &json!({"Client": client, "Server": s}))?;
+        render_one("version", f, &json!({"Client": client, "Server": s}))?;
         return server.map(|_| 0);
     }
     println!("Client:");
@@ -185,7 +194,7 @@ async fn info(cli: &Cli, m: &Matches) -> Result<i32> {
                 json!({"Debug": false, "Context": "default", "Version": VERSION}),
             );
         }
-        render_one(f, &data)?;
+        render_one("", f, &data)?;
         return server.map(|_| 0);
     }
     println!("Client:\n Version:    {VERSION}\n Context:    default\n Debug Mode: false\n");
@@ -236,7 +245,10 @@ async fn events(cli: &Cli, m: &Matches) -> Result<i32> {
     let tmpl = match format.as_str() {
         "" => None,
         "json" => Some(Template::parse("{{json .}}").map_err(|e| format_error(&e))?),
-        f => Some(Template::parse(f).map_err(|e| format_error(&e))?),
+        f => Some(
+            Template::parse(f)
+                .map_err(|e| crate::status(64, format!("Error parsing format: {e}")))?,
+        ),
     };
     let path = query(
         "/events",

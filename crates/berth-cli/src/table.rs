@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::template::Template;
+use crate::template::{Missing, Template};
 
 /// Go's text/tabwriter with padchar ' ' and no flags.
 pub fn tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
@@ -86,6 +86,7 @@ fn format_block(
 pub struct Formatter {
     tmpl: Template,
     table: bool,
+    missing: Missing,
 }
 
 pub fn format_error(e: &str) -> anyhow::Error {
@@ -118,7 +119,18 @@ impl Formatter {
             .replace("\\t", "\t")
             .replace("\\n", "\n");
         let tmpl = Template::parse(&body).map_err(|e| format_error(&e))?;
-        Ok(Formatter { tmpl, table })
+        Ok(Formatter {
+            tmpl,
+            table,
+            missing: Missing::Zero,
+        })
+    }
+
+    /// Rows stand for docker's Go formatting context `ty` (`*formatter.imageContext`):
+    /// a field it lacks is an execution error, as in docker.
+    pub fn context(mut self, ty: &str) -> Formatter {
+        self.missing = Missing::Struct(ty.to_string());
+        self
     }
 
     pub fn render(&self, headers: &Value, rows: &[Value]) -> anyhow::Result<String> {
@@ -133,7 +145,25 @@ impl Formatter {
             text.push('\n');
         }
         for r in rows {
-            text.push_str(&self.tmpl.render(r).map_err(anyhow::Error::msg)?);
+            // Every column docker's context has is a field, even where a row lacks it.
+            let mut full;
+            let r = match (&self.missing, r, headers) {
+                (Missing::Struct(_), Value::Object(row), Value::Object(h)) => {
+                    full = row.clone();
+                    for k in h.keys() {
+                        full.entry(k.clone())
+                            .or_insert_with(|| Value::String(String::new()));
+                    }
+                    &Value::Object(full)
+                }
+                _ => r,
+            };
+            text.push_str(
+                &self
+                    .tmpl
+                    .render_missing(r, self.missing.clone())
+                    .map_err(|e| format_error(&e))?,
+            );
             text.push('\n');
         }
         Ok(if self.table {

@@ -136,6 +136,7 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                 "table {{.Driver}}\t{{.Name}}",
                 m.flag("quiet").then_some("{{.Name}}"),
             )?
+            .context("*formatter.volumeContext")
             .print(&headers, &rows(&list))?;
             Ok(0)
         }

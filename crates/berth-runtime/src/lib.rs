@@ -3,6 +3,7 @@
 //!
 //! `create`/`exec` fork, so they must be called from a single-threaded process (the shim).
 
+mod executor;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -75,6 +76,7 @@ impl Runtime {
             source,
         })?;
         let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+            .with_executor(executor::OrderedEnvExecutor)
             .with_root_path(&self.root)
             .map_err(|e| lc_err(id, e))?
             .with_console_socket(stdio.console_socket.as_ref());
@@ -114,6 +116,7 @@ impl Runtime {
             source,
         })?;
         let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+            .with_executor(executor::OrderedEnvExecutor)
             .with_root_path(&self.root)
             .map_err(|e| lc_err(id, e))?
             .with_console_socket(stdio.console_socket.as_ref());
@@ -140,6 +143,16 @@ impl Runtime {
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let signal = Signal::try_from(signal).map_err(|e| lc_err(id, e))?;
         self.load(id)?.kill(signal, all).map_err(|e| lc_err(id, e))
+    }
+
+    /// Freezes every process of the container (cgroup freezer).
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.load(id)?.pause().map_err(|e| lc_err(id, e))
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        self.load(id)?.resume().map_err(|e| lc_err(id, e))
     }
 
     /// Removes the container's runtime state and cgroup (killing what is left with `force`).

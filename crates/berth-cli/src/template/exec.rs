@@ -78,9 +78,49 @@ pub fn fmt_number(n: &serde_json::Number) -> String {
     }
 }
 
-fn field(v: &Value, name: &str, path: &str) -> Result<Value, String> {
+/// What a missing field of the data evaluates to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Missing {
+    /// Go's default on maps: no value.
+    Zero,
+    /// `missingkey=error` on maps (docker's inspect fallback).
+    MapError,
+    /// The data stands for a Go struct of this type: no such field is an error.
+    Struct(String),
+}
+
+thread_local! {
+    static MISSING: std::cell::RefCell<Missing> = const { std::cell::RefCell::new(Missing::Zero) };
+}
+
+/// Runs `f` with missing fields of the first hop of each field chain treated as `mode`.
+pub fn with_missing<T>(mode: Missing, f: impl FnOnce() -> T) -> T {
+    let prev = MISSING.with(|m| m.replace(mode));
+    let out = f();
+    MISSING.with(|m| *m.borrow_mut() = prev);
+    out
+}
+
+fn missing(name: &str, path: &str, first_hop: bool) -> Result<Value, String> {
+    if !first_hop {
+        return Ok(Value::Null);
+    }
+    MISSING.with(|m| match &*m.borrow() {
+        Missing::Zero => Ok(Value::Null),
+        Missing::MapError => Err(fail(path, format!("map has no entry for key {name:?}"))),
+        Missing::Struct(t) => Err(fail(
+            path,
+            format!("can't evaluate field {name} in type {t}"),
+        )),
+    })
+}
+
+fn field(v: &Value, name: &str, path: &str, first_hop: bool) -> Result<Value, String> {
     match v {
-        Value::Object(m) => Ok(m.get(name).cloned().unwrap_or(Value::Null)),
+        Value::Object(m) => match m.get(name) {
+            Some(v) if !name.starts_with("__") => Ok(v.clone()),
+            _ => missing(name, path, first_hop),
+        },
         Value::Null => Err(fail(
             path,
             format!("nil pointer evaluating interface {{}}.{name}"),
@@ -105,10 +145,10 @@ pub fn type_name(v: &Value) -> &'static str {
 
 fn chain(mut v: Value, names: &[String], prefix: &str) -> Result<Value, String> {
     let mut path = prefix.to_string();
-    for n in names {
+    for (i, n) in names.iter().enumerate() {
         path.push('.');
         path.push_str(n);
-        v = field(&v, n, &path)?;
+        v = field(&v, n, &path, i == 0)?;
     }
     Ok(v)
 }

@@ -14,9 +14,29 @@ const FUNCS: &[&str] = &[
     "urlquery", "html",
 ];
 
+pub use exec::Missing;
+
 #[derive(Debug, Clone)]
 pub struct Template {
     nodes: Vec<Node>,
+    src: String,
+}
+
+/// Go reports where an execution error happened as `:line:col:`; find the
+/// failing node (`at <.X.Y>`) in the source to say the same.
+fn locate(src: &str, err: String) -> String {
+    let Some(rest) = err.strip_prefix("template: :1: executing \"\" at <") else {
+        return err;
+    };
+    let Some((node, _)) = rest.split_once(">: ") else {
+        return err;
+    };
+    let Some(off) = src.find(node) else {
+        return err;
+    };
+    let line = 1 + src[..off].matches('\n').count();
+    let col = off - src[..off].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    format!("template: :{line}:{col}: executing \"\" at <{rest}")
 }
 
 fn check_pipe(p: &Pipe) -> Result<(), String> {
@@ -54,13 +74,22 @@ impl Template {
     pub fn parse(src: &str) -> Result<Template, String> {
         let nodes = parse::parse(src)?;
         check(&nodes)?;
-        Ok(Template { nodes })
+        Ok(Template {
+            nodes,
+            src: src.to_string(),
+        })
     }
 
     pub fn render(&self, data: &Value) -> Result<String, String> {
         let mut st = exec::State::new(data, false);
-        st.run(&self.nodes, data)?;
+        st.run(&self.nodes, data)
+            .map_err(|e| locate(&self.src, e))?;
         Ok(st.out)
+    }
+
+    /// Renders with missing fields treated as `mode` (see [`Missing`]).
+    pub fn render_missing(&self, data: &Value, mode: Missing) -> Result<String, String> {
+        exec::with_missing(mode, || self.render(data))
     }
 
     /// Renders the header row of a `table` format: fields resolve to column titles

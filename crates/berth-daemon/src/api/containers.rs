@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/kill", post(kill))
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/attach", post(attach_route))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/logs", get(logs_route))
@@ -183,6 +185,18 @@ async fn wait(
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
     Ok(resp)
+}
+
+async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<StatusCode> {
+    let c = d.find_container(&id)?;
+    d.pause_container(&c, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<StatusCode> {
+    let c = d.find_container(&id)?;
+    d.pause_container(&c, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn rename(

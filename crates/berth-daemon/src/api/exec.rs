@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use berth_api::stream::content_type;
+use berth_api::stream::{content_type, frame, StdStream};
 use berth_api::ApiError;
 use berth_shim::protocol::Frame;
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
 
 use super::containers::json_body;
 use super::io::hijack;
@@ -54,10 +55,15 @@ async fn start(
     let rx = exec.hub.subscribe();
     let exit = exec.exit.subscribe();
     let console = crate::container::lifecycle::console_size(&opts["ConsoleSize"]);
-    d.start_exec(&exec, console).await?;
     if detach {
+        d.start_exec(&exec, console).await?;
         return Ok(StatusCode::OK.into_response());
     }
+    // As dockerd: what can be checked is refused before the hijack; the process starts only
+    // after the response head is out, so a client that reads the head through a buffered
+    // reader (docker-py) cannot swallow the first output along with it. A start failure
+    // after the hijack goes to the client as output, and the exit code (126/127) to inspect.
+    d.check_exec_startable(&exec)?;
     let cfg = &exec.config;
     let streams = Streams {
         stdout: cfg["AttachStdout"].as_bool().unwrap_or(true),
@@ -72,7 +78,18 @@ async fn start(
         .unwrap_or_else(|| vec![16, 17]);
     let req = Request::from_parts(parts, Body::empty());
     let ct = content_type(!tty, v.minor >= 42);
-    Ok(hijack(req, ct, move |(input, output)| async move {
+    Ok(hijack(req, ct, move |(input, mut output)| async move {
+        if let Err(e) = d.start_exec(&exec, console).await {
+            let msg = format!("{}\r\n", e.message);
+            let bytes = if tty {
+                msg.into_bytes()
+            } else {
+                frame(StdStream::Stdout, msg.as_bytes())
+            };
+            let _ = output.write_all(&bytes).await;
+            let _ = output.shutdown().await;
+            return;
+        }
         let mut out_task = tokio::spawn(attach::relay_output(output, rx, exit, streams, 0));
         if stdin {
             let e2 = exec.clone();

@@ -107,6 +107,15 @@ async fn list(State(d): State<AppState>, Query(q): Q) -> HttpResult<Json<Vec<Val
         }
         let mut v = serde_json::to_value(&img).unwrap_or(Value::Null);
         v["Containers"] = json!(-1);
+        // As dockerd: with a reference filter, only the matching tags are listed.
+        if let Some(refs) = filters.get("reference") {
+            let tags: Vec<&String> = img
+                .repo_tags
+                .iter()
+                .filter(|t| refs.iter().any(|r| reference_matches(r, t)))
+                .collect();
+            v["RepoTags"] = json!(tags);
+        }
         out.push(v);
     }
     out.sort_by(|a, b| b["Created"].as_i64().cmp(&a["Created"].as_i64()));
@@ -135,7 +144,13 @@ fn glob(p: &str, s: &str) -> bool {
 }
 
 /// `POST /images/create`: `fromSrc` imports a tar; `fromImage` would pull from a registry.
-async fn create(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResult<Response> {
+async fn create(
+    State(d): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    body: Body,
+) -> HttpResult<Response> {
+    let changes = changes_param(&pairs);
+    let q: HashMap<String, String> = pairs.into_iter().collect();
     if let Some(image) = q.get("fromImage").filter(|s| !s.is_empty()) {
         let tag = q
             .get("tag")
@@ -160,10 +175,6 @@ async fn create(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResul
         (false, true) => Some(repo),
         (false, false) => Some(format!("{repo}:{tag}")),
     };
-    let changes: Vec<String> = q
-        .get("changes")
-        .map(|c| c.split('\n').map(String::from).collect())
-        .unwrap_or_default();
     let message = q.get("message").cloned();
     let reader = BodyReader::new(body);
     let images = d.clone();
@@ -312,23 +323,45 @@ async fn by_name_delete(
     Path(rest): Path<String>,
     Query(q): Q,
 ) -> HttpResult<Json<Value>> {
+    let image_id = d.images.resolve(&rest).map(|i| i.id).unwrap_or_default();
     let items = d
         .images
         .delete(&rest, truthy(q.get("force")), &|id| d.image_user(id))
         .map_err(api_err)?;
     for item in &items {
         let v = serde_json::to_value(item).unwrap_or(Value::Null);
+        // As dockerd: both events name the image by its id (actor and `name`).
         if let Some(id) = v["Deleted"].as_str() {
-            d.events.publish("image", "delete", id, Default::default());
-        } else if let Some(r) = v["Untagged"].as_str() {
-            d.events.publish("image", "untag", r, Default::default());
+            let attrs = [("name".to_string(), id.to_string())].into();
+            d.events.publish("image", "delete", id, attrs);
+        } else if v["Untagged"].is_string() {
+            let attrs = [("name".to_string(), image_id.clone())].into();
+            d.events.publish("image", "untag", &image_id, attrs);
         }
     }
     Ok(Json(serde_json::to_value(items).unwrap_or(Value::Null)))
 }
 
+/// The `changes` of commit and import: the parameter repeats, one instruction each (docker-py,
+/// the docker CLI), and a value may also hold several lines.
+fn changes_param(pairs: &[(String, String)]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "changes")
+        .flat_map(|(_, v)| v.split('\n'))
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// `POST /commit`: the container's writable layer becomes an image.
-async fn commit(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResult<Response> {
+async fn commit(
+    State(d): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    body: Body,
+) -> HttpResult<Response> {
+    let changes = changes_param(&pairs);
+    let q: HashMap<String, String> = pairs.into_iter().collect();
     let name = q.get("container").cloned().unwrap_or_default();
     let c = d.find_container(&name)?;
     let record = c.record();
@@ -341,10 +374,6 @@ async fn commit(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResul
             }
         }
     }
-    let changes: Vec<String> = q
-        .get("changes")
-        .map(|c| c.split('\n').map(String::from).collect())
-        .unwrap_or_default();
     berth_image::apply_changes(&mut config, &changes).map_err(api_err)?;
     for k in ["Hostname", "Image"] {
         config.insert(k.into(), json!(""));

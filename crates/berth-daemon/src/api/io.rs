@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -12,6 +12,8 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
+
+use super::listen::ConnFd;
 
 /// A response body fed by a channel of chunks.
 pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
@@ -128,6 +130,23 @@ pub async fn read_all(body: Body) -> Result<Bytes, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Waits (up to a second) until the client has read all that was sent on a unix socket: the
+/// response head of a hijack. docker-py reads that head through a buffered reader and then
+/// takes the raw socket, so output sent along with the head would be lost to it.
+async fn head_read(fd: std::os::fd::RawFd) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int; the fd is the live connection that
+        // this hijack holds (the upgraded stream), and a failed call only ends the wait.
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unread) };
+        if rc != 0 || unread <= 0 || std::time::Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 pub type Conn = (
     Box<dyn AsyncRead + Send + Unpin>,
     Box<dyn AsyncWrite + Send + Unpin>,
@@ -143,10 +162,17 @@ where
 {
     let wants_upgrade = req.headers().contains_key("upgrade");
     if wants_upgrade {
+        let fd = req
+            .extensions()
+            .get::<ConnectInfo<ConnFd>>()
+            .and_then(|c| c.0 .0);
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
+                    if let Some(fd) = fd {
+                        head_read(fd).await;
+                    }
                     let io = hyper_util::rt::TokioIo::new(upgraded);
                     let (r, w) = tokio::io::split(io);
                     f((Box::new(r), Box::new(w))).await;

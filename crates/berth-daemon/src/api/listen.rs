@@ -2,6 +2,10 @@
 
 use std::path::Path;
 
+use std::os::fd::{AsRawFd, RawFd};
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use axum::Router;
 use tokio::net::{TcpListener, UnixListener};
 
@@ -56,10 +60,29 @@ pub async fn bind(host: &str) -> Result<Bound, ListenError> {
     }
 }
 
+/// The socket of a connection on a unix listener (in each request's extensions as
+/// `ConnectInfo<ConnFd>`): hijacked streams wait on it until the client has read the
+/// response head (see `io::hijack`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub Option<RawFd>);
+
+impl Connected<IncomingStream<'_, UnixListener>> for ConnFd {
+    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
+        ConnFd(Some(stream.io().as_raw_fd()))
+    }
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for ConnFd {
+    fn connect_info(_stream: IncomingStream<'_, TcpListener>) -> Self {
+        ConnFd(None)
+    }
+}
+
 /// Serves the router on a bound listener until the process ends.
 pub async fn serve(bound: Bound, router: Router) -> std::io::Result<()> {
+    let app = router.into_make_service_with_connect_info::<ConnFd>();
     match bound {
-        Bound::Unix(l) => axum::serve(l, router).await,
-        Bound::Tcp(l) => axum::serve(l, router).await,
+        Bound::Unix(l) => axum::serve(l, app).await,
+        Bound::Tcp(l) => axum::serve(l, app).await,
     }
 }

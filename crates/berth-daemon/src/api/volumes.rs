@@ -39,13 +39,20 @@ fn matches(d: &Daemon, v: &Value, filters: &HashMap<String, Vec<String>>) -> boo
             Some((k, val)) => labels.get(k).and_then(Value::as_str) == Some(val),
             None => labels.contains_key(l.as_str()),
         }),
+        "label!" => !vals.iter().any(|l| match l.split_once('=') {
+            Some((k, val)) => labels.get(k).and_then(Value::as_str) == Some(val),
+            None => labels.contains_key(l.as_str()),
+        }),
         _ => true,
     })
 }
 
 fn check_filters(f: &HashMap<String, Vec<String>>) -> Result<(), ApiError> {
     for k in f.keys() {
-        if !matches!(k.as_str(), "name" | "driver" | "dangling" | "label" | "all") {
+        if !matches!(
+            k.as_str(),
+            "name" | "driver" | "dangling" | "label" | "label!" | "all"
+        ) {
             return Err(ApiError::invalid(format!("invalid filter '{k}'")));
         }
     }

@@ -199,7 +199,10 @@ impl Daemon {
         let dir = self.container_dir(&id);
         let made = self.make_container_dir(&id, &image.id, &hostname, &host_config);
         let mounts = match made {
-            Ok(()) => parse_mounts(self, &config, &host_config, &self.rootfs_dir(&id)),
+            Ok(()) => {
+                let (config, host_config) = anonymous_binds(&config, &host_config);
+                parse_mounts(self, &config, &host_config, &self.rootfs_dir(&id))
+            }
             Err(e) => Err(e),
         };
         let mounts: Vec<MountPoint> = match mounts {
@@ -295,6 +298,32 @@ impl Daemon {
         .map_err(io)?;
         Ok(())
     }
+}
+
+/// dockerd takes a bare container path in `Binds` (docker-py sends `volumes=["/data"]` so)
+/// for an anonymous volume: the mount parser gets those as `Volumes` instead.
+fn anonymous_binds(
+    config: &Map<String, Value>,
+    hc: &Map<String, Value>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut config, mut hc) = (config.clone(), hc.clone());
+    let binds = str_list(hc.get("Binds").unwrap_or(&Value::Null));
+    let (bare, rest): (Vec<String>, Vec<String>) = binds
+        .into_iter()
+        .partition(|b| b.starts_with('/') && !b.contains(':'));
+    if !bare.is_empty() {
+        let mut volumes = config
+            .get("Volumes")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for path in bare {
+            volumes.insert(path, json!({}));
+        }
+        config.insert("Volumes".into(), Value::Object(volumes));
+        hc.insert("Binds".into(), json!(rest));
+    }
+    (config, hc)
 }
 
 /// A new 64-hex-digit container id (never all digits, as docker avoids).

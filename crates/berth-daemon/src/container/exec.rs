@@ -140,6 +140,25 @@ impl Daemon {
         Ok(id)
     }
 
+    /// Refuses an exec that already ran or whose container stopped (what `start_exec` checks
+    /// first), without starting it.
+    pub fn check_exec_startable(&self, exec: &Exec) -> Result<(), ApiError> {
+        if exec.st(|s| s.started) {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {} has already run",
+                exec.id
+            )));
+        }
+        let c = self.find_container(&exec.container_id)?;
+        if !c.is_running() {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        Ok(())
+    }
+
     /// Starts an exec's process; output flows to its hub from then on.
     pub async fn start_exec(
         self: &Arc<Self>,

@@ -66,8 +66,19 @@ impl Daemon {
         }
     }
 
-    /// `POST /containers/{id}/start`.
+    /// `POST /containers/{id}/start`. A container with `AutoRemove` that fails to start is
+    /// removed, as dockerd does (a client waiting for `removed` would wait forever).
     pub async fn start_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
+        let result = self.start_inner(c).await;
+        if let Err(e) = &result {
+            if e.kind != berth_api::ErrorKind::NotModified && c.record().auto_remove() {
+                let _ = self.remove_container(c, true, true).await;
+            }
+        }
+        result
+    }
+
+    async fn start_inner(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
         let _op = c.op.lock().await;
         if c.is_running() {
             return Err(ApiError::not_modified());
@@ -185,6 +196,7 @@ impl Daemon {
         c.update(|r| {
             r.state.status = "exited".into();
             r.state.running = false;
+            r.state.paused = false;
             r.state.pid = 0;
             r.state.exit_code = code as i64;
             r.state.finished_at = now();
@@ -223,6 +235,11 @@ impl Daemon {
     }
 
     fn signal(&self, c: &Container, sig: i32) {
+        // A frozen container gets no signal until it is thawed (docker does the same).
+        if c.record().state.paused && (sig == 9 || sig == 15) {
+            let _ = self.runtime().resume(crate::runtime_id(&c.id));
+            c.update(|r| r.state.paused = false);
+        }
         if !c.send(Frame::Signal(sig)) {
             // No shim link (it died): signal the process directly if it is still ours.
             let pid = c.record().state.pid as i32;
@@ -360,6 +377,44 @@ impl Daemon {
         }
         c.exit.send_modify(|e| e.removed = true);
         self.container_event(c, "destroy", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause` and `/unpause`.
+    pub async fn pause_container(&self, c: &Arc<Container>, pause: bool) -> Result<(), ApiError> {
+        let _op = c.op.lock().await;
+        let r = c.record();
+        if !r.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        if pause && r.state.paused {
+            return Err(ApiError::conflict(format!(
+                "Container {} is already paused",
+                c.id
+            )));
+        }
+        if !pause && !r.state.paused {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not paused",
+                c.id
+            )));
+        }
+        let rt = self.runtime();
+        let id = crate::runtime_id(&c.id).to_string();
+        let result =
+            tokio::task::spawn_blocking(move || if pause { rt.pause(&id) } else { rt.resume(&id) })
+                .await
+                .map_err(|e| ApiError::system(e.to_string()))?;
+        result.map_err(|e| ApiError::system(e.to_string()))?;
+        c.update(|r| {
+            r.state.paused = pause;
+            r.state.status = if pause { "paused" } else { "running" }.into();
+        });
+        self.persist(c);
+        self.container_event(c, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 

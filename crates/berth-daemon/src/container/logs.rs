@@ -94,8 +94,12 @@ fn render(opts: &LogOptions, e: &Entry) -> Option<Bytes> {
 
 /// Streams the log into `tx` (blocking reads run on a blocking thread).
 pub fn stream(path: PathBuf, c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<Bytes>) {
+    // Opened before the response goes out, and kept for the whole follow: a container removed
+    // right after it exits (docker-py's `run(remove=True)` reads the stream only after `rm`)
+    // keeps its log readable through this handle.
+    let file = std::fs::File::open(&path);
     tokio::task::spawn_blocking(move || {
-        let Ok(file) = std::fs::File::open(&path) else {
+        let Ok(file) = file else {
             return;
         };
         let mut reader = BufReader::new(file);
@@ -125,19 +129,15 @@ pub fn stream(path: PathBuf, c: Arc<Container>, opts: LogOptions, tx: mpsc::Send
         if !opts.follow {
             return;
         }
+        let mut file = reader.into_inner();
         let exits = c.exit.borrow().exits;
         let running = c.exit.borrow().running;
         let mut stopped_checks = 0;
         loop {
-            let mut reader = match std::fs::File::open(&path) {
-                Ok(mut f) => {
-                    if f.seek(SeekFrom::Start(offset)).is_err() {
-                        return;
-                    }
-                    BufReader::new(f)
-                }
-                Err(_) => return,
-            };
+            if file.seek(SeekFrom::Start(offset)).is_err() {
+                return;
+            }
+            let mut reader = BufReader::new(&mut file);
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 && line.ends_with('\n') {
                 offset += line.len() as u64;

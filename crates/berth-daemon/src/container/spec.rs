@@ -109,10 +109,13 @@ pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
     if tty {
         out.push("TERM=xterm".to_string());
     }
+    // As docker's ReplaceOrAppendEnvValues: a key already there keeps its place.
     for e in env {
         let key = e.split('=').next().unwrap_or("");
-        out.retain(|x| x.split('=').next() != Some(key));
-        out.push(e.clone());
+        match out.iter_mut().find(|x| x.split('=').next() == Some(key)) {
+            Some(slot) => *slot = e.clone(),
+            None => out.push(e.clone()),
+        }
     }
     out
 }
@@ -290,5 +293,8 @@ mod tests {
         assert!(resolve_user(root, "ghost", &[]).is_err());
         let env = process_env(&["PATH=/x".into(), "A=1".into()], "h", true);
         assert_eq!(env, ["HOSTNAME=h", "TERM=xterm", "PATH=/x", "A=1"]);
+        let env = process_env(&["A=1".into(), "HOSTNAME=x".into()], "h", false);
+        assert_eq!(env[0], DEFAULT_PATH);
+        assert_eq!(env[1..], ["HOSTNAME=x", "A=1"]);
     }
 }

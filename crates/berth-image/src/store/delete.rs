@@ -183,7 +183,8 @@ impl ImageStore {
         let refs_left = snap.refs_of(&id).len();
         let mask = if force { HARD } else { HARD | SOFT };
         if let Some(c) = check_conflict(&snap, refs_left, &id, mask, in_use) {
-            let dangling = refs_left == 0;
+            // docker's imageIsDangling: no reference left and no child image.
+            let dangling = refs_left == 0 && snap.children(&id).is_empty();
             txn.commit()?;
             if quiet && (!dangling || c.used) {
                 return Ok(out);

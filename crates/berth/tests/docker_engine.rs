@@ -1,0 +1,452 @@
+//! The engine core driven by the official docker CLI: exit codes, isolation, the daemon
+//! crash case, attach/detach, bad input, and that nothing is left behind.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{assert_ok, stderr, stdout, TestDaemon};
+
+fn daemon() -> TestDaemon {
+    let d = TestDaemon::start();
+    d.import_busybox();
+    d
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn inspect(d: &TestDaemon, name: &str, format: &str) -> String {
+    let o = d.docker(&["inspect", "-f", format, name]);
+    assert_ok(&o, "inspect");
+    stdout(&o).trim().to_string()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn run_output_and_exit_codes() {
+    let d = daemon();
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_ok(&o, "run");
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+
+    let o = d.docker(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(code(&o), 3);
+    assert_eq!(
+        inspect(&d, "three", "{{.State.ExitCode}} {{.State.Status}}"),
+        "3 exited"
+    );
+
+    let o = d.docker(&["run", "--name", "missing", "busybox", "nosuchcmd"]);
+    assert_eq!(code(&o), 127, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("executable file not found in $PATH"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(inspect(&d, "missing", "{{.State.ExitCode}}"), "127");
+
+    let o = d.docker(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+
+    let o = d.docker(&["run", "--rm", "nosuchimage"]);
+    assert_eq!(code(&o), 125);
+    assert!(stderr(&o).contains("Unable to find image 'nosuchimage:latest' locally"));
+
+    // --rm removed its container; the others stay.
+    let o = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    names.sort();
+    assert_eq!(names, ["missing", "three"]);
+}
+
+#[test]
+fn isolation_and_generated_files() {
+    let d = daemon();
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "iso",
+        "--hostname",
+        "box1",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ok(&o, "run -d");
+    let id = stdout(&o).trim().to_string();
+    let pid: i32 = inspect(&d, "iso", "{{.State.Pid}}").parse().unwrap();
+    for ns in ["pid", "net", "mnt", "uts", "ipc", "cgroup"] {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let ctr = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_ne!(host, ctr, "{ns} namespace is shared with the host");
+    }
+    let exec = |cmd: &str| {
+        let o = d.docker(&["exec", "iso", "sh", "-c", cmd]);
+        (code(&o), stdout(&o), stderr(&o))
+    };
+    assert_eq!(exec("hostname").1, "box1\n");
+    assert_eq!(exec("cat /etc/hostname").1, "box1\n");
+    assert!(exec("cat /etc/hosts").1.contains("127.0.0.1\tlocalhost"));
+    // Docker's default capability set.
+    assert!(exec("grep CapEff /proc/self/status")
+        .1
+        .contains("00000000a80425fb"));
+    // PID 1 is the container's process; only loopback in its own network namespace.
+    assert_eq!(exec("cat /proc/1/comm").1, "sleep\n");
+    assert_eq!(exec("ls /sys/class/net").1, "lo\n");
+    // Masked and read-only kernel paths.
+    assert_eq!(exec("wc -c < /proc/timer_list").1.trim(), "0");
+    assert_ne!(exec("echo 1 > /proc/sys/kernel/domainname").0, 0);
+    // A minimal /dev with a 64 MiB /dev/shm.
+    assert!(!exec("ls /dev").1.contains("sda"));
+    assert!(exec("df -k /dev/shm").1.contains("65536"));
+    // Its own cgroup under the daemon's cgroup parent.
+    assert!(
+        common::cgroups_under(&d.cgroup_parent)
+            .iter()
+            .any(|p| p.ends_with(&id)),
+        "no cgroup for {id}"
+    );
+    assert_ok(&d.docker(&["rm", "-f", "iso"]), "rm -f");
+}
+
+#[test]
+fn containers_outlive_a_killed_daemon() {
+    let mut d = daemon();
+    assert_ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+        ]),
+        "run ticker",
+    );
+    assert_ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "short",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; exit 7",
+        ]),
+        "run short",
+    );
+    let pid = inspect(&d, "ticker", "{{.State.Pid}}");
+    d.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.restart();
+    // Still the same process, running; the other one's real exit code is known.
+    assert_eq!(
+        inspect(&d, "ticker", "{{.State.Running}} {{.State.Pid}}"),
+        format!("true {pid}")
+    );
+    assert_eq!(
+        inspect(&d, "short", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 7"
+    );
+    let o = d.docker(&["ps", "--format", "{{.Names}}"]);
+    assert_eq!(stdout(&o), "ticker\n");
+    // exec, logs -f and wait on the recovered container.
+    let o = d.docker(&["exec", "ticker", "echo", "hi"]);
+    assert_eq!(stdout(&o), "hi\n");
+    let mut follow = d
+        .docker_cmd(&["logs", "-f", "--tail", "1", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = d
+        .docker_cmd(&["wait", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_ok(&d.docker(&["stop", "-t", "1", "ticker"]), "stop");
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "137\n");
+    let _ = follow.kill();
+    let logs = follow.wait_with_output().unwrap();
+    assert!(
+        stdout(&logs).lines().count() >= 2,
+        "logs -f: {}",
+        stdout(&logs)
+    );
+    assert_ok(&d.docker(&["rm", "ticker", "short"]), "rm");
+    assert!(
+        common::mounts_under(&d.dir).is_empty(),
+        "{:?}",
+        common::mounts_under(&d.dir)
+    );
+}
+
+#[test]
+fn attach_stdin_and_detach_keys() {
+    let d = daemon();
+    // Without a TTY: stdin goes through attach; the detach keys end the attach server-side.
+    assert_ok(
+        &d.docker(&["run", "-d", "-i", "--name", "cat", "busybox", "cat"]),
+        "run -i",
+    );
+    let mut attach = d
+        .docker_cmd(&[
+            "attach",
+            "--detach-keys",
+            "ctrl-a",
+            "--no-stdin=false",
+            "cat",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = attach.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    wait_for("echo through attach", || {
+        stdout(&d.docker(&["logs", "cat"])) == "hello\n"
+    });
+    stdin.write_all(b"\x01").unwrap();
+    // The attach stream ends; the container keeps running.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(inspect(&d, "cat", "{{.State.Running}}"), "true");
+    let _ = attach.kill();
+    let _ = attach.wait();
+
+    // With a TTY (through script(1)): Ctrl-P Ctrl-Q detaches the docker CLI itself.
+    assert_ok(
+        &d.docker(&["run", "-dit", "--name", "tty", "busybox", "sh"]),
+        "run -dit",
+    );
+    let cmd = format!("docker -H {} attach tty", d.host());
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("DOCKER_CONFIG", d.dir.join("docker-config"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = script.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    input.write_all(b"echo marker-$((40+2))\r").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    input.write_all(b"\x10\x11").unwrap();
+    let start = Instant::now();
+    let out = script.wait_with_output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(stdout(&out).contains("marker-42"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("read escape sequence"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(inspect(&d, "tty", "{{.State.Running}}"), "true");
+    assert_ok(&d.docker(&["rm", "-f", "cat", "tty"]), "rm");
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing() {
+    let d = daemon();
+    let (status, _, body) = d.http("POST", "/containers/create", Some("{not json"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("message"));
+    let (status, _, body) = d.http("POST", "/containers/create", Some(r#"{"Image":"ghost"}"#));
+    assert_eq!(status, 404);
+    assert!(body.contains("No such image: ghost:latest"), "{body}");
+    let (status, _, _) = d.http("GET", "/containers/nope/json", None);
+    assert_eq!(status, 404);
+    let o = d.docker(&["run", "--name", "Bad Name!", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("Invalid container name"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["run", "busybox:Bad!Tag", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("invalid reference format"),
+        "{}",
+        stderr(&o)
+    );
+
+    assert_ok(
+        &d.docker(&["create", "--name", "taken", "busybox", "true"]),
+        "create",
+    );
+    let o = d.docker(&["create", "--name", "taken", "busybox", "true"]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("is already in use"), "{}", stderr(&o));
+    assert_ok(
+        &d.docker(&["run", "-d", "--name", "up", "busybox", "sleep", "30"]),
+        "run",
+    );
+    let o = d.docker(&["rm", "up"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("container is running"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A tar whose entry climbs out of the root is refused; no image appears.
+    let evil = d.dir.join("evil.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&evil).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        let name = b"../escape";
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_cksum();
+        b.append(&h, &b"evil"[..]).unwrap();
+        b.finish().unwrap();
+    }
+    let o = d.docker(&["import", evil.to_str().unwrap(), "evil:latest"]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("escapes"), "{}", stderr(&o));
+    assert!(!d.dir.join("data/escape").exists() && !d.dir.join("escape").exists());
+    let o = d.docker(&["images", "-q", "evil"]);
+    assert_eq!(stdout(&o), "");
+
+    assert_ok(&d.docker(&["rm", "-f", "up", "taken"]), "rm -f");
+    // Only the ones that never existed failed: nothing half-made is left.
+    let entries: Vec<_> = std::fs::read_dir(d.dir.join("data/containers"))
+        .unwrap()
+        .collect();
+    assert!(entries.is_empty(), "leftover container dirs: {entries:?}");
+    assert!(common::mounts_under(&d.dir).is_empty());
+    wait_for("cgroups removed", || {
+        common::cgroups_under(&d.cgroup_parent).is_empty()
+    });
+}
+
+#[test]
+fn volumes_binds_and_files() {
+    let d = daemon();
+    let host_dir = d.dir.join("bind");
+    let bind = format!("{}:/mnt/b", host_dir.display());
+    // A missing bind source is created; a new named volume gets the image's content.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "-v",
+        "etcvol:/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /mnt/b/f; cat /etc/passwd | head -1",
+    ]);
+    assert_ok(&o, "run with volumes");
+    assert_eq!(stdout(&o), "root:x:0:0:root:/root:/bin/sh\n");
+    assert_eq!(std::fs::read_to_string(host_dir.join("f")).unwrap(), "hi\n");
+    let o = d.docker(&["volume", "ls", "-q"]);
+    assert_eq!(stdout(&o), "etcvol\n");
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/ro:ro", host_dir.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /ro/g",
+    ]);
+    assert_ne!(code(&o), 0);
+    // An anonymous volume goes with rm -v.
+    assert_ok(
+        &d.docker(&["create", "--name", "anon", "-v", "/data", "busybox", "true"]),
+        "create",
+    );
+    let vols = stdout(&d.docker(&["volume", "ls", "-q"]));
+    assert_eq!(vols.lines().count(), 2);
+    assert_ok(&d.docker(&["rm", "-v", "anon"]), "rm -v");
+    assert_eq!(stdout(&d.docker(&["volume", "ls", "-q"])), "etcvol\n");
+    assert_ok(&d.docker(&["volume", "rm", "etcvol"]), "volume rm");
+}
+
+#[test]
+fn cp_export_diff_commit() {
+    let d = daemon();
+    assert_ok(
+        &d.docker(&[
+            "run",
+            "--name",
+            "cw",
+            "busybox",
+            "sh",
+            "-c",
+            "echo data > /new.txt; rm /etc/group",
+        ]),
+        "run",
+    );
+    let o = d.docker(&["diff", "cw"]);
+    let diff = stdout(&o);
+    assert!(diff.contains("A /new.txt"), "{diff}");
+    assert!(diff.contains("D /etc/group"), "{diff}");
+    let out_dir = d.dir.join("cp");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    assert_ok(
+        &d.docker(&["cp", "cw:/new.txt", out_dir.to_str().unwrap()]),
+        "cp out",
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("new.txt")).unwrap(),
+        "data\n"
+    );
+    std::fs::write(out_dir.join("in.txt"), "inbound\n").unwrap();
+    assert_ok(
+        &d.docker(&["cp", out_dir.join("in.txt").to_str().unwrap(), "cw:/"]),
+        "cp in",
+    );
+    let o = d.docker(&["commit", "-c", "CMD [\"cat\", \"/in.txt\"]", "cw", "snap:1"]);
+    assert_ok(&o, "commit");
+    let o = d.docker(&["run", "--rm", "snap:1"]);
+    assert_eq!(stdout(&o), "inbound\n");
+    let o = d.docker(&["run", "--rm", "snap:1", "ls", "/etc/group"]);
+    assert_ne!(code(&o), 0, "the deletion was committed");
+    let tar = d.dir.join("export.tar");
+    assert_ok(
+        &d.docker(&["export", "-o", tar.to_str().unwrap(), "cw"]),
+        "export",
+    );
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(stdout(&listing)
+        .lines()
+        .any(|l| l.trim_start_matches("./") == "new.txt"));
+}

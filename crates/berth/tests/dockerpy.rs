@@ -1,0 +1,65 @@
+//! The official docker-py client (tests/dockerpy, run with pytest from the venv that
+//! scripts/setup.sh makes at target/pyenv) against a berth daemon of the test's own.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::TestDaemon;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+#[test]
+fn docker_py_suite_passes() {
+    let root = workspace_root();
+    let python = root.join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/setup.sh` first",
+        python.display()
+    );
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/dockerpy",
+        ])
+        .current_dir(&root)
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", d.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("run pytest");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "docker-py suite failed ({}):\n{text}\n--- daemon log (tail) ---\n{}",
+        out.status,
+        tail(&d.log(), 80)
+    );
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,125 @@
+"""Shared fixtures for the docker-py end-to-end suite.
+
+The suite talks to whatever daemon DOCKER_HOST points at (the Rust runner in
+crates/berth/tests/dockerpy.rs starts a private berth daemon and imports
+busybox:latest into it). Nothing is ever pulled: there is no network.
+Every test removes what it creates, through the `track` fixture.
+"""
+
+import os
+import time
+import uuid
+
+import docker
+import pytest
+
+BASE = "busybox:latest"
+
+
+def unique(prefix="dpy"):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(pred, timeout=15.0, interval=0.05, what="condition"):
+    """Polls `pred` until it returns a truthy value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def client():
+    if "DOCKER_HOST" not in os.environ:
+        pytest.exit("DOCKER_HOST must point at a berth daemon", returncode=2)
+    c = docker.from_env(timeout=120)
+    try:
+        c.images.get(BASE)
+    except docker.errors.ImageNotFound:
+        pytest.exit(f"{BASE} must be loaded into the daemon first", returncode=2)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def api(client):
+    return client.api
+
+
+class Tracker:
+    """Remembers containers, images and volumes a test made; removes them at teardown."""
+
+    def __init__(self, client):
+        self.client = client
+        self.containers = []
+        self.images = []
+        self.volumes = []
+
+    def container(self, c):
+        self.containers.append(c if isinstance(c, str) else c.id)
+        return c
+
+    def image(self, ref):
+        """`ref` is a tag or an image id; never pass the base image."""
+        self.images.append(ref if isinstance(ref, str) else ref.id)
+        return ref
+
+    def volume(self, v):
+        self.volumes.append(v if isinstance(v, str) else v.name)
+        return v
+
+    def run_bg(self, command=("sleep", "300"), **kwargs):
+        """A detached container from the base image, removed at teardown."""
+        kwargs.setdefault("name", unique())
+        c = self.client.containers.run(BASE, list(command), detach=True, **kwargs)
+        self.container(c)
+        return c
+
+    def create(self, command=("true",), **kwargs):
+        kwargs.setdefault("name", unique())
+        c = self.client.containers.create(BASE, list(command), **kwargs)
+        self.container(c)
+        return c
+
+    def cleanup(self):
+        api = self.client.api
+        errors = []
+        for cid in reversed(self.containers):
+            try:
+                api.remove_container(cid, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # pragma: no cover - reported below
+                errors.append(f"container {cid}: {e}")
+        for ref in reversed(self.images):
+            try:
+                api.remove_image(ref, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # pragma: no cover
+                errors.append(f"image {ref}: {e}")
+        for name in reversed(self.volumes):
+            try:
+                api.remove_volume(name, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # pragma: no cover
+                errors.append(f"volume {name}: {e}")
+        assert not errors, "cleanup failed: " + "; ".join(errors)
+
+
+@pytest.fixture
+def track(client):
+    t = Tracker(client)
+    yield t
+    t.cleanup()
+
+
+@pytest.fixture
+def running(track):
+    """A running `sleep 300` container."""
+    return track.run_bg()
