@@ -15,7 +15,7 @@ use libcontainer::container::Container;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 
-pub use spec::{ContainerSpec, Mount, Namespace, Namespaces, Process};
+pub use spec::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resources};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

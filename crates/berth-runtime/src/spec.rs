@@ -73,6 +73,76 @@ pub struct ContainerSpec {
     pub cgroups_path: String,
     /// Size of `/dev/shm` in bytes (Docker's default: 64 MiB).
     pub shm_size: u64,
+    pub resources: Resources,
+}
+
+/// Cgroup limits, as `docker run` flags give them (0 / None: no limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub memory: i64,
+    pub memory_reservation: i64,
+    /// Memory + swap; -1 unlimited.
+    pub memory_swap: i64,
+    pub cpu_shares: u64,
+    pub cpu_quota: i64,
+    pub cpu_period: u64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: u16,
+}
+
+fn resources_json(r: &Resources) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut memory = serde_json::Map::new();
+    if r.memory > 0 {
+        memory.insert("limit".into(), json!(r.memory));
+        // Docker's default: swap as large as the limit again.
+        let swap = match r.memory_swap {
+            0 => r.memory * 2,
+            s => s,
+        };
+        memory.insert("swap".into(), json!(swap));
+    }
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if !memory.is_empty() {
+        out.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if r.cpu_quota > 0 {
+        cpu.insert("quota".into(), json!(r.cpu_quota));
+        cpu.insert(
+            "period".into(),
+            json!(if r.cpu_period > 0 {
+                r.cpu_period
+            } else {
+                100_000
+            }),
+        );
+    } else if r.cpu_period > 0 {
+        cpu.insert("period".into(), json!(r.cpu_period));
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(r.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        out.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = r.pids_limit.filter(|p| *p != 0) {
+        out.insert("pids".into(), json!({"limit": p}));
+    }
+    if r.blkio_weight > 0 {
+        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
+    }
+    Value::Object(out)
 }
 
 /// Docker's default capability set.
@@ -314,6 +384,8 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         (MASKED_PATHS.to_vec(), READONLY_PATHS.to_vec())
     };
 
+    let mut resources = resources_json(&spec.resources);
+    resources["devices"] = devices;
     json!({
         "ociVersion": "1.0.2",
         "process": process_json(&spec.process),
@@ -323,7 +395,7 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         "linux": {
             "cgroupsPath": spec.cgroups_path,
             "namespaces": namespaces,
-            "resources": {"devices": devices},
+            "resources": resources,
             "maskedPaths": masked,
             "readonlyPaths": readonly
         }

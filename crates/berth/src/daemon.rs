@@ -198,7 +198,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "{level},hyper=warn"
+            "{level},hyper=warn,libcgroups=error,libcontainer=error"
         )))
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -487,14 +487,8 @@ fn bad_mount_specs() {
 #[test]
 fn bind_mount_of_missing_source_is_refused() {
     let d = started();
-    let o = d.berth(&[
-        "run",
-        "--rm",
-        "--mount",
-        "type=bind,src=/nonexistent/dir,dst=/x",
-        "busybox",
-        "true",
-    ]);
+    let missing = format!("type=bind,src={}/no/such/dir,dst=/x", d.dir.display());
+    let o = d.berth(&["run", "--rm", "--mount", &missing, "busybox", "true"]);
     assert_eq!(code(&o), 125);
     assert!(
         stderr(&o).contains("bind source path does not exist"),

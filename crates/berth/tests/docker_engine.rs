@@ -450,3 +450,57 @@ fn cp_export_diff_commit() {
         .lines()
         .any(|l| l.trim_start_matches("./") == "new.txt"));
 }
+
+/// Reads a cgroup file of a container from whichever hierarchy has it (v1 or v2).
+fn cgroup_file(d: &TestDaemon, id: &str, v1: &str, v2: &str) -> String {
+    let rel = format!("{}/{id}", d.cgroup_parent.trim_start_matches('/'));
+    for path in [
+        format!("/sys/fs/cgroup/{v1}").replace("{}", &rel),
+        format!("/sys/fs/cgroup/{rel}/{v2}"),
+    ] {
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            return s.trim().to_string();
+        }
+    }
+    panic!("no cgroup file {v1} / {v2} for {id}");
+}
+
+#[test]
+fn limits_reach_the_cgroup() {
+    let d = daemon();
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "-m",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    assert_ok(&o, "run with limits");
+    let id = stdout(&o).trim().to_string();
+    assert_eq!(
+        cgroup_file(&d, &id, "memory/{}/memory.limit_in_bytes", "memory.max"),
+        "33554432"
+    );
+    assert_eq!(cgroup_file(&d, &id, "pids/{}/pids.max", "pids.max"), "50");
+    let quota = cgroup_file(&d, &id, "cpu/{}/cpu.cfs_quota_us", "cpu.max");
+    assert!(quota == "50000" || quota.starts_with("50000 "), "{quota}");
+    assert_ok(&d.docker(&["rm", "-f", &id]), "rm");
+    // Impossible limits are refused before anything is made.
+    let o = d.docker(&["run", "-m", "1k", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("Minimum memory limit allowed is 6MB"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["run", "--cpus", "99", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(stderr(&o).contains("Range of CPUs"), "{}", stderr(&o));
+    assert_eq!(stdout(&d.docker(&["ps", "-aq"])), "");
+}

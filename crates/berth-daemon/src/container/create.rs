@@ -241,8 +241,31 @@ impl Daemon {
         Ok((id, Vec::new()))
     }
 
-    /// Refuses namespace modes that name something missing.
+    /// Refuses namespace modes that name something missing, and impossible limits.
     fn check_modes(&self, hc: &Map<String, Value>) -> Result<(), ApiError> {
+        let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let memory = int("Memory");
+        if memory > 0 && memory < 6 * 1024 * 1024 {
+            return Err(ApiError::invalid("Minimum memory limit allowed is 6MB"));
+        }
+        let swap = int("MemorySwap");
+        if swap > 0 && memory > 0 && swap < memory {
+            return Err(ApiError::invalid(
+                "Minimum memoryswap limit should be larger than memory limit, see usage",
+            ));
+        }
+        let nano = int("NanoCpus");
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        if nano < 0 || nano > ncpu * 1_000_000_000 {
+            return Err(ApiError::invalid(format!(
+                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
+        }
+        if nano > 0 && (int("CpuQuota") > 0 || int("CpuPeriod") > 0) {
+            return Err(ApiError::conflict(
+                "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+            ));
+        }
         let net = hc
             .get("NetworkMode")
             .and_then(Value::as_str)
@@ -357,7 +380,7 @@ mod tests {
         // An entrypoint given by the user drops the image's Cmd.
         let mut c = json!({"Entrypoint": ["echo"]}).as_object().unwrap().clone();
         merge_image_config(&mut c, &image);
-        assert_eq!(c["Cmd"], Value::Null);
+        assert!(c.get("Cmd").is_none_or(Value::is_null));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use berth_api::ApiError;
-use berth_runtime::{ContainerSpec, Mount, Namespace, Namespaces, Process};
+use berth_runtime::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resources};
 use serde_json::Value;
 
 use super::record::Record;
@@ -118,6 +118,29 @@ pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
         }
     }
     out
+}
+
+/// The cgroup limits of a HostConfig (`NanoCpus` becomes a CFS quota over a 100 ms period).
+fn resources(hc: &Value) -> Resources {
+    let i = |k: &str| hc[k].as_i64().unwrap_or(0);
+    let nano = i("NanoCpus");
+    let (quota, period) = if nano > 0 {
+        (nano / 10_000, 100_000)
+    } else {
+        (i("CpuQuota"), i("CpuPeriod").max(0) as u64)
+    };
+    Resources {
+        memory: i("Memory"),
+        memory_reservation: i("MemoryReservation"),
+        memory_swap: i("MemorySwap"),
+        cpu_shares: i("CpuShares").max(0) as u64,
+        cpu_quota: quota,
+        cpu_period: period,
+        cpuset_cpus: hc["CpusetCpus"].as_str().unwrap_or("").to_string(),
+        cpuset_mems: hc["CpusetMems"].as_str().unwrap_or("").to_string(),
+        pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p > 0),
+        blkio_weight: i("BlkioWeight").clamp(0, 1000) as u16,
+    }
 }
 
 impl Daemon {
@@ -257,6 +280,7 @@ impl Daemon {
                 r.id
             ),
             shm_size: shm,
+            resources: resources(hc),
         })
     }
 }
