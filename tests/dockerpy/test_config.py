@@ -133,7 +133,6 @@ def test_privileged(client):
     assert eff & (1 << 21)
 
 
-@pytest.mark.skip(reason="berth has no --init process yet: HostConfig.Init is accepted but ignored")
 def test_init(client):
     out = client.containers.run(BASE, ["sh", "-c", "echo $$"], init=True, remove=True)
     assert out != b"1\n"

@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use anyhow::{anyhow, Result};
@@ -63,10 +65,11 @@ enum Addr {
     Tcp(String),
 }
 
-/// A plain duplex stream: unix or tcp.
+/// A duplex stream: unix, tcp or TLS over tcp.
 pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl AsyncRead for Conn {
@@ -78,6 +81,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -91,25 +95,179 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
             Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// The docker CLI's TLS options: `--tls`, `--tlsverify`, `--tlscacert`, `--tlscert`,
+/// `--tlskey`, with `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// `--tls` (implied by `--tlsverify`).
+    pub tls: bool,
+    /// `--tlsverify`; `None` when not given (then `DOCKER_TLS_VERIFY` decides).
+    pub verify: Option<bool>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// The client TLS configuration these options ask for, or `None` for plain tcp.
+    /// As the docker CLI: certificate files default to `DOCKER_CERT_PATH` (else the docker
+    /// config dir), a default client cert/key that does not exist is left out, and without
+    /// verification the server's certificate is not checked.
+    pub fn client_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        let verify = self.verify.unwrap_or_else(|| {
+            std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+        });
+        // Giving --tlsverify at all, even as false, turns TLS on (as in the docker CLI).
+        if !(self.tls || verify || self.verify.is_some()) {
+            return Ok(None);
+        }
+        let dir = cert_dir();
+        let ca = self.ca.clone().unwrap_or_else(|| dir.join("ca.pem"));
+        let defaulted = |given: &Option<PathBuf>, name: &str| match given {
+            Some(p) => Some(p.clone()),
+            None => Some(dir.join(name)).filter(|p| p.exists()),
+        };
+        let cert = defaulted(&self.cert, "cert.pem");
+        let key = defaulted(&self.key, "key.pem");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = if verify {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in read_certs(&ca, "CA certificate")? {
+                roots
+                    .add(c)
+                    .map_err(|e| anyhow!("could not read CA certificate {ca:?}: {e}"))?;
+            }
+            builder.with_root_certificates(roots)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoServerVerify(provider)))
+        };
+        let config = match (cert, key) {
+            (Some(cert), Some(key)) => {
+                let pair_err = |e: &dyn fmt::Display| {
+                    anyhow!("could not load X509 key pair (cert: {cert:?}, key: {key:?}): {e}")
+                };
+                let certs = read_certs(&cert, "certificate").map_err(|e| pair_err(&e))?;
+                let pem = std::fs::read(&key).map_err(|e| pair_err(&e))?;
+                use rustls_pki_types::pem::PemObject;
+                let k = rustls_pki_types::PrivateKeyDer::from_pem_slice(&pem)
+                    .map_err(|e| pair_err(&e))?;
+                builder
+                    .with_client_auth_cert(certs, k)
+                    .map_err(|e| pair_err(&e))?
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(anyhow!(
+                    "could not load X509 key pair: both the certificate and the key are needed"
+                ))
+            }
+            (None, None) => builder.with_no_client_auth(),
+        };
+        Ok(Some(Arc::new(config)))
+    }
+}
+
+/// `DOCKER_CERT_PATH`, else the docker config dir (`DOCKER_CONFIG` or `~/.docker`).
+fn cert_dir() -> PathBuf {
+    for var in ["DOCKER_CERT_PATH", "DOCKER_CONFIG"] {
+        if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+            return PathBuf::from(d);
+        }
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".docker")
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|e| anyhow!("could not read {what} {path:?}: {e}"))?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("could not read {what} {path:?}: {e}"))?;
+    if certs.is_empty() {
+        return Err(anyhow!(
+            "could not read {what} {path:?}: no PEM certificate found"
+        ));
+    }
+    Ok(certs)
+}
+
+/// `--tls` without `--tlsverify`: the server's certificate is not checked (Go's
+/// `InsecureSkipVerify`), but its handshake signatures still are.
+#[derive(Debug)]
+struct NoServerVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoServerVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
 pub struct Client {
     host: String,
     addr: Addr,
+    tls: Option<Arc<rustls::ClientConfig>>,
     version: std::sync::Mutex<Option<String>>,
 }
 
@@ -171,6 +329,13 @@ pub fn query(path: &str, pairs: &[(&str, String)]) -> String {
 
 impl Client {
     pub fn new(host: &str) -> Result<Client> {
+        Self::with_tls(host, None)
+    }
+
+    /// A client of `host`; with a TLS configuration, `tcp://` hosts are reached over TLS
+    /// (default port 2376 instead of 2375, as in the docker CLI).
+    pub fn with_tls(host: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Client> {
+        let port = if tls.is_some() { 2376 } else { 2375 };
         let addr = if let Some(p) = host.strip_prefix("unix://") {
             Addr::Unix(p.to_string())
         } else if let Some(p) = host
@@ -181,7 +346,7 @@ impl Client {
             Addr::Tcp(if p.contains(':') {
                 p.to_string()
             } else {
-                format!("{p}:2375")
+                format!("{p}:{port}")
             })
         } else if host.starts_with('/') {
             Addr::Unix(host.to_string())
@@ -191,6 +356,7 @@ impl Client {
         Ok(Client {
             host: host.to_string(),
             addr,
+            tls,
             version: std::sync::Mutex::new(None),
         })
     }
@@ -204,7 +370,21 @@ impl Client {
             Addr::Unix(p) => UnixStream::connect(p).await.map(Conn::Unix),
             Addr::Tcp(a) => TcpStream::connect(a).await.map(Conn::Tcp),
         };
-        r.map_err(|_| ConnectError(self.host.clone()).into())
+        let conn = r.map_err(|_| ConnectError(self.host.clone()))?;
+        match (conn, &self.tls) {
+            (Conn::Tcp(tcp), Some(config)) => {
+                let Addr::Tcp(a) = &self.addr else {
+                    unreachable!("tcp connection to a unix address")
+                };
+                let name = server_name(a)?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| anyhow!("error during connect: {e}"))?;
+                Ok(Conn::Tls(Box::new(tls)))
+            }
+            (conn, _) => Ok(conn),
+        }
     }
 
     fn host_header(&self) -> String {
@@ -336,6 +516,17 @@ impl Client {
     }
 }
 
+/// The name the server's certificate must carry: the host part of `host:port`.
+fn server_name(addr: &str) -> Result<rustls_pki_types::ServerName<'static>> {
+    let host = match addr.rsplit_once(':') {
+        Some((h, _)) => h,
+        None => addr,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    rustls_pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| anyhow!("invalid TLS server name {host:?}: {e}"))
+}
+
 fn negotiate(server: Option<&str>) -> String {
     let max = format!("{}.{}", MAX_API.0, MAX_API.1);
     let Some(s) = server else { return max };
@@ -456,5 +647,21 @@ mod tests {
         assert!(Client::new("unix:///run/x.sock").is_ok());
         assert!(Client::new("tcp://1.2.3.4:2375").is_ok());
         assert!(Client::new("bogus://x").is_err());
+    }
+
+    #[test]
+    fn tls_server_names() {
+        assert!(matches!(
+            server_name("127.0.0.1:2376").unwrap(),
+            rustls_pki_types::ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]:2376").unwrap(),
+            rustls_pki_types::ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("example.com:2376").unwrap(),
+            rustls_pki_types::ServerName::DnsName(_)
+        ));
     }
 }

@@ -36,7 +36,6 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("image", "load", &[], Some("load")),
     ("image", "ls", &["list"], Some("images")),
     ("image", "prune", &[], None),
-    ("image", "pull", &[], Some("pull")),
     ("image", "rm", &["remove"], Some("rmi")),
     ("image", "save", &[], Some("save")),
     ("image", "tag", &[], Some("tag")),

@@ -106,7 +106,6 @@ Common Commands:
   exec        Execute a command in a running container
   ps          List containers
   images      List images
-  pull        Download an image from a registry
   info        Display system-wide information
   version     Show the Docker version information
 
@@ -168,6 +167,7 @@ pub fn main(args: Vec<String>) -> i32 {
         hosts: Vec::new(),
         config_dir: None,
     };
+    let mut tls = client::TlsOptions::default();
     let mut i = 0;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -196,7 +196,25 @@ pub fn main(args: Vec<String>) -> i32 {
                 print!("{}", TOP_HELP.replace("{prog}", prog()));
                 return 0;
             }
-            "-D" | "--debug" | "--tls" | "--tlsverify" => {}
+            "--tls" | "--tlsverify" => {
+                let on = match inline.as_deref() {
+                    None | Some("true") | Some("1") => true,
+                    Some("false") | Some("0") => false,
+                    Some(v) => {
+                        eprintln!(
+                            "invalid argument {v:?} for \"{name}\" flag: parse error\nSee '{} --help'.",
+                            prog()
+                        );
+                        return 125;
+                    }
+                };
+                if name == "--tls" {
+                    tls.tls = on;
+                } else {
+                    tls.verify = Some(on);
+                }
+            }
+            "-D" | "--debug" => {}
             "-H" | "--host" | "-l" | "--log-level" | "--config" | "-c" | "--context"
             | "--tlscacert" | "--tlscert" | "--tlskey" => {
                 let Some(v) = value(&mut i) else {
@@ -206,6 +224,9 @@ pub fn main(args: Vec<String>) -> i32 {
                 match name {
                     "-H" | "--host" => g.hosts.push(v),
                     "--config" => g.config_dir = Some(v),
+                    "--tlscacert" => tls.ca = Some(v.into()),
+                    "--tlscert" => tls.cert = Some(v.into()),
+                    "--tlskey" => tls.key = Some(v.into()),
                     _ => {}
                 }
             }
@@ -229,7 +250,14 @@ pub fn main(args: Vec<String>) -> i32 {
         .pop()
         .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| client::DEFAULT_HOST.to_string());
-    let client = match Client::new(&host) {
+    let tls = match tls.client_config() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let client = match Client::with_tls(&host, tls) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

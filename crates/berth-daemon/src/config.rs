@@ -28,8 +28,12 @@ pub struct Config {
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
-    /// With a CA, clients must present a certificate signed by it (`--tlsverify`).
+    /// `--tlscacert`: the CA that signs client certificates. With `verify`, clients must
+    /// present a certificate signed by it (the system's CAs when `None`); without, a client
+    /// certificate is checked only when one is given.
     pub ca: Option<PathBuf>,
+    /// `--tlsverify`: mutual TLS, a client certificate is required.
+    pub verify: bool,
 }
 
 impl Default for Config {

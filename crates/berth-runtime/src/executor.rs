@@ -8,6 +8,9 @@ use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 
+/// Spec annotation asking for a minimal init as PID 1 (`docker run --init`).
+pub const INIT_ANNOTATION: &str = "io.berth.init";
+
 #[derive(Clone)]
 pub struct OrderedEnvExecutor;
 
@@ -33,6 +36,14 @@ impl Executor for OrderedEnvExecutor {
         let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
         let envp: Vec<CString> = env.iter().map(|e| cstring(e)).collect::<Result<_, _>>()?;
         let program = argv.first().ok_or(ExecutorError::InvalidArg)?;
+        let wants_init = spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(INIT_ANNOTATION))
+            .is_some_and(|v| v == "true");
+        if wants_init {
+            crate::init::run(program, &argv, &envp);
+        }
         // execvpe searches the PATH that libcontainer put in this process's environment.
         nix::unistd::execvpe(program, &argv, &envp)
             .map_err(|err| ExecutorError::Execution(format!("exec {:?}: {err}", args[0]).into()))?;

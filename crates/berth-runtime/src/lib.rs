@@ -4,6 +4,7 @@
 //! `create`/`exec` fork, so they must be called from a single-threaded process (the shim).
 
 mod executor;
+mod init;
 pub mod spec;
 
 use std::collections::HashMap;

@@ -74,6 +74,8 @@ pub struct ContainerSpec {
     /// Size of `/dev/shm` in bytes (Docker's default: 64 MiB).
     pub shm_size: u64,
     pub resources: Resources,
+    /// Run a minimal init as PID 1 that reaps zombies and forwards signals (`--init`).
+    pub init: bool,
 }
 
 /// Cgroup limits, as `docker run` flags give them (0 / None: no limit).
@@ -391,6 +393,11 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         "process": process_json(&spec.process),
         "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},
         "hostname": spec.hostname,
+        "annotations": if spec.init {
+            json!({crate::executor::INIT_ANNOTATION: "true"})
+        } else {
+            json!({})
+        },
         "mounts": mounts,
         "linux": {
             "cgroupsPath": spec.cgroups_path,

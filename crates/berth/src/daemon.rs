@@ -35,11 +35,11 @@ pub struct DaemonArgs {
     #[arg(short = 'D', long)]
     pub debug: bool,
     /// Use TLS; implied by --tlsverify
-    #[arg(long)]
-    pub tls: bool,
-    /// Use TLS and verify the remote
-    #[arg(long)]
-    pub tlsverify: bool,
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
     /// Trust certs signed only by this CA
     #[arg(long, value_name = "string")]
     pub tlscacert: Option<PathBuf>,
@@ -113,6 +113,8 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let tlscacert = pick!(args.tlscacert, file.tlscacert, "tlscacert");
     let tlscert = pick!(args.tlscert, file.tlscert, "tlscert");
     let tlskey = pick!(args.tlskey, file.tlskey, "tlskey");
+    let tls_flag = pick!(args.tls, file.tls, "tls");
+    let tlsverify_flag = pick!(args.tlsverify, file.tlsverify, "tlsverify");
     if !conflicts.is_empty() {
         bail!(
             "unable to configure the daemon: the following directives are specified both as a flag and in the configuration file: {}",
@@ -120,8 +122,12 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         );
     }
     let debug = args.debug || file.debug.unwrap_or(false);
-    let tlsverify = args.tlsverify || file.tlsverify.unwrap_or(false);
-    let tls = args.tls || file.tls.unwrap_or(false) || tlsverify;
+    // As dockerd: DOCKER_TLS_VERIFY turns verification on unless set explicitly, and
+    // --tlsverify implies --tls.
+    let tlsverify = tlsverify_flag.unwrap_or_else(|| {
+        std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+    });
+    let tls = tls_flag.unwrap_or(false) || tlsverify;
 
     let mut config = Config::default();
     if let Some(h) = hosts {
@@ -143,13 +149,27 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     }
     config.debug = debug;
     if tls {
-        let (Some(cert), Some(key)) = (tlscert, tlskey) else {
-            bail!("TLS requires --tlscert and --tlskey");
+        // dockerd's defaults: ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (else the
+        // docker config dir), each used only if it exists when not given explicitly.
+        let cert_dir = default_cert_dir();
+        let default = |given: Option<PathBuf>, name: &str| {
+            given.or_else(|| {
+                let p = cert_dir.join(name);
+                p.exists().then_some(p)
+            })
+        };
+        let (Some(cert), Some(key)) = (default(tlscert, "cert.pem"), default(tlskey, "key.pem"))
+        else {
+            bail!(
+                "unable to configure the daemon: TLS requires a certificate and key: --tlscert and --tlskey (or cert.pem and key.pem in {})",
+                cert_dir.display()
+            );
         };
         config.tls = Some(TlsConfig {
             cert,
             key,
-            ca: if tlsverify { tlscacert } else { None },
+            ca: default(tlscacert, "ca.pem"),
+            verify: tlsverify,
         });
     }
     config.berth_exe = std::env::current_exe().context("locate the berth executable")?;
@@ -165,6 +185,18 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         bail!("unable to configure the daemon: invalid log level: {level}");
     }
     Ok((config, level))
+}
+
+/// Where dockerd looks for ca.pem, cert.pem and key.pem by default.
+fn default_cert_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DOCKER_CERT_PATH").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".docker")
 }
 
 /// `berth daemon ...` from `main`: parses the flags and runs; returns the exit code.
@@ -214,18 +246,26 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let hosts = config.hosts.clone();
     let pidfile = config.pidfile.clone();
-    if config.tls.is_some() {
-        bail!("TLS on tcp hosts is not supported by this build yet");
-    }
+    // A bad certificate, key or CA is a startup error naming the file.
+    let tls = match &config.tls {
+        Some(t) => Some(api::tls_server_config(t).context("unable to configure TLS")?),
+        None => None,
+    };
+    let verified = config.tls.as_ref().is_some_and(|t| t.verify);
     let daemon = Daemon::open(config).await.context("start daemon")?;
     let mut bound = Vec::new();
     for h in &hosts {
-        if h.starts_with("tcp://") {
+        if h.starts_with("tcp://") && !verified {
             tracing::warn!(
+                host = %h,
                 "Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network."
             );
+            tracing::warn!(
+                host = %h,
+                "Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!"
+            );
         }
-        bound.push(api::bind(h).await?);
+        bound.push(api::bind_with(h, tls.clone()).await?);
     }
     if let Some(p) = &pidfile {
         if let Some(dir) = p.parent() {

@@ -504,3 +504,31 @@ fn limits_reach_the_cgroup() {
     assert!(stderr(&o).contains("Range of CPUs"), "{}", stderr(&o));
     assert_eq!(stdout(&d.docker(&["ps", "-aq"])), "");
 }
+
+#[test]
+fn init_reaps_and_forwards_signals() {
+    let d = daemon();
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/1/comm; echo $$",
+    ]);
+    assert_ok(&o, "run --init");
+    assert_eq!(stdout(&o), "berth-init\n2\n");
+    // sleep as PID 1 ignores SIGTERM; behind the init it gets it at once.
+    assert_ok(
+        &d.docker(&[
+            "run", "-d", "--init", "--name", "in1", "busybox", "sleep", "60",
+        ]),
+        "run -d",
+    );
+    let start = Instant::now();
+    assert_ok(&d.docker(&["stop", "-t", "5", "in1"]), "stop");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert_eq!(inspect(&d, "in1", "{{.State.ExitCode}}"), "143");
+    assert_ok(&d.docker(&["rm", "in1"]), "rm");
+}

@@ -11,6 +11,7 @@ mod images;
 mod io;
 mod listen;
 mod system;
+mod tls;
 mod volumes;
 
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use axum::Router;
 use berth_api::version::{self, API_VERSION};
 use berth_api::ApiError;
 
-pub use listen::{bind, serve, Bound, ListenError};
+pub use listen::{bind, bind_with, serve, Bound, ListenError};
+pub use tls::{server_config as tls_server_config, TlsError, TlsListener};
 
 use crate::Daemon;
 

@@ -281,6 +281,7 @@ impl Daemon {
             ),
             shm_size: shm,
             resources: resources(hc),
+            init: hc["Init"].as_bool().unwrap_or(false),
         })
     }
 }
