@@ -69,7 +69,12 @@ enum Addr {
 pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// With the last read error, kept to explain a request that failed because the
+    /// daemon refused the handshake (its alert may end an idle connection quietly).
+    Tls(
+        Box<tokio_rustls::client::TlsStream<TcpStream>>,
+        Arc<std::sync::Mutex<Option<String>>>,
+    ),
 }
 
 impl AsyncRead for Conn {
@@ -81,7 +86,13 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Tls(s, err) => {
+                let r = Pin::new(s.as_mut()).poll_read(cx, buf);
+                if let Poll::Ready(Err(e)) = &r {
+                    *err.lock().unwrap() = Some(e.to_string());
+                }
+                r
+            }
         }
     }
 }
@@ -95,21 +106,21 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
             Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -381,7 +392,7 @@ impl Client {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| anyhow!("error during connect: {e}"))?;
-                Ok(Conn::Tls(Box::new(tls)))
+                Ok(Conn::Tls(Box::new(tls), Default::default()))
             }
             (conn, _) => Ok(conn),
         }
@@ -423,10 +434,20 @@ impl Client {
         headers: &[(&str, &str)],
         upgrade: bool,
     ) -> Result<Response<Incoming>> {
-        let io = TokioIo::new(self.dial().await?);
+        let conn = self.dial().await?;
+        let tls_err = match &conn {
+            Conn::Tls(_, err) => Some(err.clone()),
+            _ => None,
+        };
+        let io = TokioIo::new(conn);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+        // A TLS alert (e.g. the daemon wants a client certificate) ends the connection
+        // task; its error says more than the cancelled request does.
+        let (conn_err_tx, conn_err) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let _ = conn.with_upgrades().await;
+            if let Err(e) = conn.with_upgrades().await {
+                let _ = conn_err_tx.send(e);
+            }
         });
         let mut req = Request::builder()
             .method(method)
@@ -442,7 +463,24 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Ok(sender.send_request(req.body(body)?).await?)
+        match sender.send_request(req.body(body)?).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                let Some(tls_err) = tls_err else {
+                    return Err(e.into());
+                };
+                let cause = match conn_err.await {
+                    Ok(ce) => std::error::Error::source(&ce)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| ce.to_string()),
+                    Err(_) => match tls_err.lock().unwrap().clone() {
+                        Some(read_err) => read_err,
+                        None => return Err(e.into()),
+                    },
+                };
+                Err(anyhow!("error during connect: {cause}"))
+            }
+        }
     }
 
     /// Sends a versioned request; HTTP errors become `ApiError`.

@@ -21,6 +21,9 @@ pub struct Config {
     pub berth_exe: PathBuf,
     /// `--debug`.
     pub debug: bool,
+    /// `-s/--storage-driver`: `overlay2` (default, `vfs` where overlay cannot be mounted)
+    /// or `vfs` (copies).
+    pub storage_driver: Option<String>,
 }
 
 /// Server-side TLS settings of a `tcp://` host.
@@ -47,6 +50,7 @@ impl Default for Config {
             tls: None,
             berth_exe: PathBuf::from("/proc/self/exe"),
             debug: false,
+            storage_driver: None,
         }
     }
 }

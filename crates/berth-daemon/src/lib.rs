@@ -81,7 +81,10 @@ impl Daemon {
             path: config.data_root.join("engine-id"),
             source,
         })?;
-        let driver = probe_driver(&config.data_root);
+        let driver = match config.storage_driver.as_deref() {
+            Some("vfs") => "vfs",
+            _ => probe_driver(&config.data_root),
+        };
         let daemon = Arc::new(Daemon {
             driver,
             config,
@@ -129,6 +132,19 @@ impl Daemon {
 
     pub fn runtime(&self) -> berth_runtime::Runtime {
         berth_runtime::Runtime::new(self.runtime_root())
+    }
+
+    /// Mounts (or, with vfs, copies) a container's root filesystem; idempotent.
+    pub fn mount_rootfs(&self, id: &str, image_id: &str) -> Result<(), berth_api::ApiError> {
+        let layers = self.images.layer_dirs(image_id).map_err(images::api_err)?;
+        let want = if self.driver == "vfs" {
+            berth_image::rootfs::Driver::Vfs
+        } else {
+            berth_image::rootfs::Driver::Overlay
+        };
+        berth_image::rootfs::prepare_as(&layers, &self.container_dir(id), want)
+            .map(|_| ())
+            .map_err(|e| berth_api::ApiError::system(format!("prepare rootfs of {id}: {e}")))
     }
 
     /// `overlay2`, or `vfs` where overlayfs cannot be mounted.

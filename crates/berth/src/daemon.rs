@@ -28,6 +28,9 @@ pub struct DaemonArgs {
     /// Set parent cgroup for all containers
     #[arg(long, value_name = "string")]
     pub cgroup_parent: Option<String>,
+    /// Storage driver to use (overlay2, vfs)
+    #[arg(short = 's', long, value_name = "string")]
+    pub storage_driver: Option<String>,
     /// Daemon configuration file
     #[arg(long, value_name = "string", default_value = "/etc/berth/daemon.json")]
     pub config_file: PathBuf,
@@ -61,6 +64,7 @@ struct FileConfig {
     pidfile: Option<PathBuf>,
     log_level: Option<String>,
     cgroup_parent: Option<String>,
+    storage_driver: Option<String>,
     debug: Option<bool>,
     tls: Option<bool>,
     tlsverify: Option<bool>,
@@ -110,6 +114,7 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let pidfile = pick!(args.pidfile, file.pidfile, "pidfile");
     let log_level = pick!(args.log_level, file.log_level, "log-level");
     let cgroup_parent = pick!(args.cgroup_parent, file.cgroup_parent, "cgroup-parent");
+    let storage_driver = pick!(args.storage_driver, file.storage_driver, "storage-driver");
     let tlscacert = pick!(args.tlscacert, file.tlscacert, "tlscacert");
     let tlscert = pick!(args.tlscert, file.tlscert, "tlscert");
     let tlskey = pick!(args.tlskey, file.tlskey, "tlskey");
@@ -124,9 +129,8 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let debug = args.debug || file.debug.unwrap_or(false);
     // As dockerd: DOCKER_TLS_VERIFY turns verification on unless set explicitly, and
     // --tlsverify implies --tls.
-    let tlsverify = tlsverify_flag.unwrap_or_else(|| {
-        std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
-    });
+    let tlsverify = tlsverify_flag
+        .unwrap_or_else(|| std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty()));
     let tls = tls_flag.unwrap_or(false) || tlsverify;
 
     let mut config = Config::default();
@@ -148,6 +152,18 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         };
     }
     config.debug = debug;
+    match storage_driver.as_deref() {
+        None | Some("overlay2") | Some("overlay") | Some("vfs") => {
+            config.storage_driver = storage_driver.map(|d| {
+                if d == "overlay" {
+                    "overlay2".to_string()
+                } else {
+                    d
+                }
+            })
+        }
+        Some(other) => bail!("error initializing graphdriver: driver not supported: {other}"),
+    }
     if tls {
         // dockerd's defaults: ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (else the
         // docker config dir), each used only if it exists when not given explicitly.
@@ -345,6 +361,55 @@ mod tests {
         let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
         assert_eq!(c.data_root, PathBuf::from("/x"));
         assert!(c.debug);
+    }
+
+    #[test]
+    fn tls_from_flags_and_daemon_json() {
+        let (c, _) = build_config(parse(&[
+            "--tlsverify",
+            "--tlscacert",
+            "/c/ca.pem",
+            "--tlscert",
+            "/c/cert.pem",
+            "--tlskey",
+            "/c/key.pem",
+        ]))
+        .unwrap();
+        let t = c.tls.unwrap();
+        assert!(t.verify);
+        assert_eq!(t.ca, Some(PathBuf::from("/c/ca.pem")));
+        assert_eq!(t.cert, PathBuf::from("/c/cert.pem"));
+
+        let (c, _) = build_config(parse(&[
+            "--tls",
+            "--tlscert",
+            "/c/cert.pem",
+            "--tlskey",
+            "/c/key.pem",
+        ]))
+        .unwrap();
+        assert!(!c.tls.unwrap().verify);
+        let (c, _) = build_config(parse(&["--tlsverify=false"])).unwrap();
+        assert!(c.tls.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(
+            &f,
+            r#"{"tlsverify": true, "tlscacert": "/f/ca.pem", "tlscert": "/f/cert.pem", "tlskey": "/f/key.pem"}"#,
+        )
+        .unwrap();
+        let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
+        let t = c.tls.unwrap();
+        assert!(t.verify);
+        assert_eq!(t.key, PathBuf::from("/f/key.pem"));
+        let err = build_config(parse(&[
+            "--config-file",
+            f.to_str().unwrap(),
+            "--tlsverify",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("tlsverify"), "{err}");
     }
 
     #[test]

@@ -532,3 +532,41 @@ fn init_reaps_and_forwards_signals() {
     assert_eq!(inspect(&d, "in1", "{{.State.ExitCode}}"), "143");
     assert_ok(&d.docker(&["rm", "in1"]), "rm");
 }
+
+#[test]
+fn vfs_storage_driver_copies_layers() {
+    let d = TestDaemon::start_with(&["--storage-driver", "vfs"]);
+    d.import_busybox();
+    assert_eq!(stdout(&d.docker(&["info", "-f", "{{.Driver}}"])), "vfs\n");
+    let o = d.docker(&[
+        "run",
+        "--name",
+        "v1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /f; cat /f",
+    ]);
+    assert_eq!(stdout(&o), "x\n");
+    assert!(
+        common::mounts_under(&d.dir.join("data")).is_empty(),
+        "vfs mounts nothing"
+    );
+    assert_eq!(inspect(&d, "v1", "{{.Driver}}"), "vfs");
+    assert_ok(&d.docker(&["rm", "v1"]), "rm");
+    let o = std::process::Command::new(common::berth_exe())
+        .args(["daemon", "--storage-driver", "zfs", "--config-file"])
+        .arg(d.dir.join("daemon.json"))
+        .arg("--data-root")
+        .arg(d.dir.join("data2"))
+        .arg("-H")
+        .arg(format!("unix://{}/zfs.sock", d.dir.display()))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("driver not supported: zfs"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -33,11 +33,11 @@ const SYSTEM_BUNDLES: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("could not read {what} {path:?}: {source}")]
+    #[error("could not read {what} {path:?}: {err}")]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error("could not parse {what} {path:?}: {detail}")]
     Parse {
@@ -50,10 +50,10 @@ pub enum TlsError {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|err| TlsError::Read {
         what,
         path: path.to_path_buf(),
-        source,
+        err,
     })
 }
 
@@ -199,13 +199,25 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
+                    let handshake = async {
+                        if looks_like_http(&stream).await {
+                            // As Go's server: a plain HTTP request gets a hint, not silence.
+                            refuse_plain_http(stream).await;
+                            return None;
+                        }
+                        Some(acceptor.accept(stream).await)
+                    };
+                    let Ok(done) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await else {
+                        tracing::info!("http: TLS handshake error from {peer}: timed out");
+                        return;
+                    };
+                    match done {
+                        None => {}
+                        Some(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::info!("http: TLS handshake error from {peer}: {e}"),
-                        Err(_) => {
-                            tracing::info!("http: TLS handshake error from {peer}: timed out")
+                        Some(Err(e)) => {
+                            tracing::info!("http: TLS handshake error from {peer}: {e}")
                         }
                     }
                 });
@@ -217,6 +229,27 @@ impl TlsListener {
             accept_task,
         })
     }
+}
+
+/// Whether a new connection starts with a plain HTTP request rather than a TLS record
+/// (Go's `tlsRecordHeaderLooksLikeHTTP`).
+async fn looks_like_http(stream: &TcpStream) -> bool {
+    let mut head = [0u8; 5];
+    match stream.peek(&mut head).await {
+        Ok(5) => matches!(&head, b"GET /" | b"HEAD " | b"POST " | b"PUT /" | b"OPTIO"),
+        _ => false,
+    }
+}
+
+/// Answers a plain HTTP request on a TLS port as Go's server does, then closes.
+async fn refuse_plain_http(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        )
+        .await;
+    let _ = stream.shutdown().await;
 }
 
 impl axum::serve::Listener for TlsListener {

@@ -301,12 +301,7 @@ impl Daemon {
         let dir = self.container_dir(id);
         let io = |e: std::io::Error| ApiError::system(format!("container {id}: {e}"));
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let layers = self
-            .images
-            .layer_dirs(image_id)
-            .map_err(crate::images::api_err)?;
-        berth_image::rootfs::prepare(&layers, &dir)
-            .map_err(|e| ApiError::system(format!("prepare rootfs of {id}: {e}")))?;
+        self.mount_rootfs(id, image_id)?;
         let strs = |k: &str| str_list(hc.get(k).unwrap_or(&Value::Null));
         files::write_hostname(&dir, hostname).map_err(io)?;
         files::write_hosts(&dir, hostname, &strs("ExtraHosts")).map_err(io)?;

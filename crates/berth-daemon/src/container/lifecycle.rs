@@ -84,13 +84,7 @@ impl Daemon {
             return Err(ApiError::not_modified());
         }
         let record = c.record();
-        let dir = self.container_dir(&c.id);
-        let layers = self
-            .images
-            .layer_dirs(&record.image_id)
-            .map_err(crate::images::api_err)?;
-        berth_image::rootfs::prepare(&layers, &dir)
-            .map_err(|e| ApiError::system(format!("mount rootfs of {}: {e}", c.id)))?;
+        self.mount_rootfs(&c.id, &record.image_id)?;
         let spec = self.container_spec(&record)?;
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let _ = std::fs::remove_dir_all(&state);

@@ -89,6 +89,19 @@ pub fn prepare(layers: &[PathBuf], dir: &Path) -> Result<Driver, RootfsError> {
     }
 }
 
+/// As [`prepare`], but with the driver chosen by the caller: `Vfs` copies the layers even
+/// where overlayfs works (`berth daemon --storage-driver vfs`).
+pub fn prepare_as(layers: &[PathBuf], dir: &Path, want: Driver) -> Result<Driver, RootfsError> {
+    if want == Driver::Overlay || dir.join(VFS_MARKER).exists() {
+        return prepare(layers, dir);
+    }
+    let merged = merged_dir(dir);
+    fs::create_dir_all(&merged).map_err(io_err(&merged))?;
+    vfs::copy_layers(layers, &merged)?;
+    fs::write(dir.join(VFS_MARKER), b"").map_err(io_err(dir))?;
+    Ok(Driver::Vfs)
+}
+
 /// Mounts overlayfs on `dir/merged` (no fallback). Ok if already mounted.
 pub fn mount(layers: &[PathBuf], dir: &Path) -> Result<(), RootfsError> {
     let (upper, work, merged) = (upper_dir(dir), dir.join("work"), merged_dir(dir));
