@@ -13,6 +13,9 @@ use crate::log::JsonLog;
 use crate::protocol::Frame;
 use crate::report;
 
+/// How long a created container waits for its Start.
+const START_TIMEOUT_MS: i32 = 60_000;
+
 struct Client {
     stream: UnixStream,
     buf: Vec<u8>,
@@ -110,11 +113,13 @@ fn set_winsize(fd: RawFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
-fn write_exit_file(path: &Path, code: i32) {
+fn write_exit_file(path: &Path, code: i32, durable: bool) {
     let tmp = path.with_extension("tmp");
     if let Ok(mut f) = std::fs::File::create(&tmp) {
         let _ = f.write_all(code.to_string().as_bytes());
-        let _ = f.sync_all();
+        if durable {
+            let _ = f.sync_all();
+        }
         let _ = std::fs::rename(&tmp, path);
     }
 }
@@ -290,7 +295,12 @@ impl Shim {
             for c in &self.clients {
                 fds.push(pollfd(c.stream.as_raw_fd(), libc::POLLIN));
             }
-            poll(&mut fds, -1);
+            // Before Start, a daemon that never comes (it died after launching us) must not
+            // leave a created container behind: give up after a while.
+            let timeout = if self.pidfd.is_none() { START_TIMEOUT_MS } else { -1 };
+            if poll(&mut fds, timeout) == 0 && self.pidfd.is_none() {
+                return self.abort();
+            }
 
             if fds[0].revents != 0 {
                 self.accept();
@@ -476,8 +486,10 @@ impl Shim {
         if let Some(log) = &mut self.log {
             log.flush();
         }
-        write_exit_file(&self.config.exit_file, code);
+        // Clients first (the daemon records the code in its store); then the file for a
+        // daemon that is not there. Only a container's code must survive a machine crash.
         self.broadcast(&Frame::Exited(code));
+        write_exit_file(&self.config.exit_file, code, self.config.bundle.is_some());
         if self.config.bundle.is_some() {
             let _ = self.runtime.delete(&self.config.id, true);
         }

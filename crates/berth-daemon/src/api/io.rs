@@ -135,6 +135,7 @@ pub async fn read_all(body: Body) -> Result<Bytes, String> {
 /// takes the raw socket, so output sent along with the head would be lost to it.
 async fn head_read(fd: std::os::fd::RawFd) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut spins = 0u32;
     loop {
         let mut unread: libc::c_int = 0;
         // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int; the fd is the live connection that
@@ -143,7 +144,13 @@ async fn head_read(fd: std::os::fd::RawFd) {
         if rc != 0 || unread <= 0 || std::time::Instant::now() > deadline {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        // The client usually reads the head within microseconds: yield before sleeping.
+        spins += 1;
+        if spins < 100 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
 
