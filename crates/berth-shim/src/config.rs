@@ -18,6 +18,10 @@ pub struct ShimConfig {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub rootfs: PathBuf,
+    /// Mounts over the rootfs, as (destination, host source); an empty source is a tmpfs.
+    /// The executable check looks through them, as the container will.
+    #[serde(default)]
+    pub mounts: Vec<(String, String)>,
     pub tty: bool,
     /// Keep a stdin pipe open to the process.
     pub stdin: bool,

@@ -48,9 +48,40 @@ fn components(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Checks that `args[0]` can be executed in `root` with `env`'s PATH; on failure returns
-/// Docker's message and exit code.
-pub fn check(root: &Path, args: &[String], env: &[String], cwd: &str) -> Result<(), (String, i32)> {
+/// The host path of container path `path`: through the mount that covers it (the deepest
+/// one), else inside `root`. `None` for a path on a tmpfs (empty at start).
+fn host_path(root: &Path, mounts: &[(String, String)], path: &str) -> Option<PathBuf> {
+    let covering = mounts
+        .iter()
+        .filter(|(dest, _)| {
+            let dest = dest.trim_end_matches('/');
+            path == dest || path.starts_with(&format!("{dest}/"))
+        })
+        .max_by_key(|(dest, _)| dest.len());
+    match covering {
+        Some((_, source)) if source.is_empty() => None,
+        Some((dest, source)) => {
+            let rest = path[dest.trim_end_matches('/').len()..].trim_start_matches('/');
+            // join("") would add a trailing slash, which a file does not take.
+            if rest.is_empty() {
+                Some(PathBuf::from(source))
+            } else {
+                Some(Path::new(source).join(rest))
+            }
+        }
+        None => Some(resolve_in_root(root, path)),
+    }
+}
+
+/// Checks that `args[0]` can be executed in `root` (with `mounts` over it) with `env`'s PATH;
+/// on failure returns Docker's message and exit code.
+pub fn check(
+    root: &Path,
+    mounts: &[(String, String)],
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+) -> Result<(), (String, i32)> {
     let Some(cmd) = args.first() else {
         return Err(("no command specified".to_string(), 125));
     };
@@ -72,7 +103,9 @@ pub fn check(root: &Path, args: &[String], env: &[String], cwd: &str) -> Result<
     };
     let mut denied = false;
     for candidate in &candidates {
-        let host = resolve_in_root(root, candidate);
+        let Some(host) = host_path(root, mounts, candidate) else {
+            continue;
+        };
         if let Ok(meta) = std::fs::metadata(&host) {
             if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
                 return Ok(());
@@ -115,11 +148,31 @@ mod tests {
         std::fs::write(root.join("bin/data"), b"").unwrap();
         let env = vec!["PATH=/bin".to_string()];
         let args = |s: &str| vec![s.to_string()];
-        assert!(check(root, &args("sh"), &env, "/").is_ok());
-        assert!(check(root, &args("/bin/up"), &env, "/").is_ok());
-        assert_eq!(check(root, &args("nope"), &env, "/").unwrap_err().1, 127);
-        assert_eq!(check(root, &args("/nope"), &env, "/").unwrap_err().1, 127);
-        let (msg, code) = check(root, &args("data"), &env, "/").unwrap_err();
+        let none: Vec<(String, String)> = Vec::new();
+        assert!(check(root, &none, &args("sh"), &env, "/").is_ok());
+        assert!(check(root, &none, &args("/bin/up"), &env, "/").is_ok());
+        assert_eq!(
+            check(root, &none, &args("nope"), &env, "/").unwrap_err().1,
+            127
+        );
+        assert_eq!(
+            check(root, &none, &args("/nope"), &env, "/").unwrap_err().1,
+            127
+        );
+        // A bind mount brings an executable in; a tmpfs hides one.
+        let mounts = vec![
+            (
+                "/opt/tool".to_string(),
+                root.join("bin/busybox").display().to_string(),
+            ),
+            ("/bin".to_string(), String::new()),
+        ];
+        assert!(check(root, &mounts, &args("/opt/tool"), &env, "/").is_ok());
+        assert_eq!(
+            check(root, &mounts, &args("sh"), &env, "/").unwrap_err().1,
+            127
+        );
+        let (msg, code) = check(root, &none, &args("data"), &env, "/").unwrap_err();
         assert_eq!(code, 126);
         assert!(msg.contains("permission denied"));
     }

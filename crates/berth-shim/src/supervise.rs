@@ -144,7 +144,13 @@ pub fn run(config: ShimConfig) -> i32 {
         }
     };
     let cwd = config.exec.as_ref().map(|p| p.cwd.as_str()).unwrap_or("/");
-    if let Err((msg, code)) = crate::exe::check(&config.rootfs, &config.args, &config.env, cwd) {
+    if let Err((msg, code)) = crate::exe::check(
+        &config.rootfs,
+        &config.mounts,
+        &config.args,
+        &config.env,
+        cwd,
+    ) {
         return fail(&config, msg, code);
     }
     let log = match &config.log_path {
@@ -297,7 +303,11 @@ impl Shim {
             }
             // Before Start, a daemon that never comes (it died after launching us) must not
             // leave a created container behind: give up after a while.
-            let timeout = if self.pidfd.is_none() { START_TIMEOUT_MS } else { -1 };
+            let timeout = if self.pidfd.is_none() {
+                START_TIMEOUT_MS
+            } else {
+                -1
+            };
             if poll(&mut fds, timeout) == 0 && self.pidfd.is_none() {
                 return self.abort();
             }

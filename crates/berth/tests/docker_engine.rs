@@ -570,3 +570,37 @@ fn vfs_storage_driver_copies_layers() {
         stderr(&o)
     );
 }
+
+#[test]
+fn api_socket_mounted_into_a_container() {
+    let d = daemon();
+    // The berth CLI itself (and the host's shared libraries it needs) inside a busybox
+    // container, talking to the daemon through the mounted socket.
+    let sock = format!("{}:/var/run/docker.sock", d.sock.display());
+    let exe = format!("{}:/usr/local/bin/berth:ro", common::berth_exe());
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--name",
+        "inner",
+        "-v",
+        &sock,
+        "-v",
+        &exe,
+        "-v",
+        "/lib:/lib:ro",
+        "-v",
+        "/lib64:/lib64:ro",
+        "-v",
+        "/usr/lib:/usr/lib:ro",
+        "busybox",
+        "/usr/local/bin/berth",
+        "-H",
+        "unix:///var/run/docker.sock",
+        "ps",
+        "--format",
+        "{{.Names}} {{.Image}}",
+    ]);
+    assert_ok(&o, "berth inside a container");
+    assert_eq!(stdout(&o), "inner busybox\n");
+}

@@ -68,6 +68,7 @@ fn launch(case: &Case, id: &str, args: &[&str], tty: bool, stdin: bool) -> (Shim
         args: spec.process.args.clone(),
         env: spec.process.env.clone(),
         rootfs,
+        mounts: Vec::new(),
         tty,
         stdin,
         log_path: Some(bundle.join("log.json")),

@@ -223,6 +223,10 @@ impl Daemon {
         };
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let short = &exec.id[..12];
+        let mounts = match self.container_spec(&record) {
+            Ok(spec) => super::lifecycle::shim_mounts(&spec.mounts),
+            Err(_) => Vec::new(),
+        };
         let config = ShimConfig {
             id: crate::runtime_id(&c.id).to_string(),
             runtime_root: self.runtime_root(),
@@ -230,6 +234,7 @@ impl Daemon {
             args: process.args.clone(),
             env: process.env.clone(),
             rootfs,
+            mounts,
             exec: Some(process),
             tty,
             stdin: cfg["AttachStdin"].as_bool().unwrap_or(false),

@@ -102,6 +102,7 @@ impl Daemon {
             args: spec.process.args.clone(),
             env: spec.process.env.clone(),
             rootfs: spec.rootfs.clone(),
+            mounts: shim_mounts(&spec.mounts),
             tty: record.tty(),
             stdin: record.open_stdin(),
             log_path: Some(self.log_path(&c.id)),
@@ -443,6 +444,23 @@ impl Daemon {
         }
         self.containers.find(name)
     }
+}
+
+/// The mounts the shim's executable check must look through: binds by their host source,
+/// tmpfs as empty.
+pub fn shim_mounts(mounts: &[berth_runtime::Mount]) -> Vec<(String, String)> {
+    mounts
+        .iter()
+        .filter(|m| m.kind == "bind" || m.kind == "tmpfs")
+        .map(|m| {
+            let source = if m.kind == "bind" {
+                m.source.clone()
+            } else {
+                String::new()
+            };
+            (m.destination.clone(), source)
+        })
+        .collect()
 }
 
 /// `[height, width]` as the API sends a console size; None when unset or zero.
