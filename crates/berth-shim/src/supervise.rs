@@ -496,14 +496,16 @@ impl Shim {
         if let Some(log) = &mut self.log {
             log.flush();
         }
-        // Clients first (the daemon records the code in its store); then the file for a
-        // daemon that is not there. Only a container's code must survive a machine crash.
-        self.broadcast(&Frame::Exited(code));
-        write_exit_file(&self.config.exit_file, code, self.config.bundle.is_some());
+        // Everything that touches paths a new start of the same container reuses (runtime
+        // state, socket, exit file) is done before the clients hear of the exit: after that
+        // the daemon may start the container again at once. Only a container's exit code
+        // must survive a machine crash (fsync); an exec's is only for a restarted daemon.
         if self.config.bundle.is_some() {
             let _ = self.runtime.delete(&self.config.id, true);
         }
         let _ = std::fs::remove_file(&self.config.socket);
+        write_exit_file(&self.config.exit_file, code, self.config.bundle.is_some());
+        self.broadcast(&Frame::Exited(code));
         0
     }
 

@@ -160,6 +160,8 @@ fn runs_a_container_relays_output_and_records_exit() {
     assert_eq!(got.last(), Some(&Frame::Exited(3)), "{got:?}");
     assert_eq!(output(&got, true), "hello\nbox\n");
     assert_eq!(output(&got, false), "err\n");
+    // The exit file is written after the Exited frame; the socket goes last.
+    wait_gone(&config.socket);
     assert_eq!(std::fs::read_to_string(&config.exit_file).unwrap(), "3");
     let log = std::fs::read_to_string(config.log_path.as_ref().unwrap()).unwrap();
     assert_eq!(log.lines().count(), 3, "{log}");
