@@ -76,20 +76,7 @@ impl Runtime {
             path: self.root.clone(),
             source,
         })?;
-        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
-            .with_executor(executor::OrderedEnvExecutor)
-            .with_root_path(&self.root)
-            .map_err(|e| lc_err(id, e))?
-            .with_console_socket(stdio.console_socket.as_ref());
-        if let Some(fd) = stdio.stdin {
-            builder = builder.with_stdin(fd);
-        }
-        if let Some(fd) = stdio.stdout {
-            builder = builder.with_stdout(fd);
-        }
-        if let Some(fd) = stdio.stderr {
-            builder = builder.with_stderr(fd);
-        }
+        let builder = self.builder(id, stdio)?;
         let container = builder
             .as_init(bundle)
             .with_systemd(false)
@@ -116,20 +103,7 @@ impl Runtime {
             path: process_path.clone(),
             source,
         })?;
-        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
-            .with_executor(executor::OrderedEnvExecutor)
-            .with_root_path(&self.root)
-            .map_err(|e| lc_err(id, e))?
-            .with_console_socket(stdio.console_socket.as_ref());
-        if let Some(fd) = stdio.stdin {
-            builder = builder.with_stdin(fd);
-        }
-        if let Some(fd) = stdio.stdout {
-            builder = builder.with_stdout(fd);
-        }
-        if let Some(fd) = stdio.stderr {
-            builder = builder.with_stderr(fd);
-        }
+        let builder = self.builder(id, stdio)?;
         let result = builder
             .as_tenant()
             .with_process(Some(&process_path))
@@ -172,6 +146,25 @@ impl Runtime {
                 })
             }
         }
+    }
+
+    /// libcontainer's builder with berth's executor, state root and the given stdio.
+    fn builder(&self, id: &str, stdio: Stdio) -> Result<ContainerBuilder, RuntimeError> {
+        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+            .with_executor(executor::OrderedEnvExecutor)
+            .with_root_path(&self.root)
+            .map_err(|e| lc_err(id, e))?
+            .with_console_socket(stdio.console_socket.as_ref());
+        if let Some(fd) = stdio.stdin {
+            builder = builder.with_stdin(fd);
+        }
+        if let Some(fd) = stdio.stdout {
+            builder = builder.with_stdout(fd);
+        }
+        if let Some(fd) = stdio.stderr {
+            builder = builder.with_stderr(fd);
+        }
+        Ok(builder)
     }
 
     fn load(&self, id: &str) -> Result<Container, RuntimeError> {

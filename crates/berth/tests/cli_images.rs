@@ -4,57 +4,9 @@
 mod common;
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use common::{assert_ok, stderr, stdout, TestDaemon};
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn norm(s: &str) -> String {
-    s.replace("docker", "berth")
-}
-
-fn view(o: &Output) -> (i32, String, String) {
-    (code(o), norm(&stdout(o)), norm(&stderr(o)))
-}
-
-/// Runs the same command with both CLIs and asserts identical exit code, stdout and stderr.
-#[track_caller]
-fn same(d: &TestDaemon, args: &[&str]) -> Output {
-    let b = d.berth(args);
-    let k = d.docker(args);
-    assert_eq!(view(&b), view(&k), "berth vs docker for {args:?}");
-    b
-}
-
-/// As `same`, for read-only commands with relative times that may tick between runs.
-#[track_caller]
-fn same_eventually(d: &TestDaemon, args: &[&str]) -> Output {
-    for _ in 0..4 {
-        let b = d.berth(args);
-        let k = d.docker(args);
-        if view(&b) == view(&k) {
-            return b;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    same(d, args)
-}
-
-#[track_caller]
-fn ok(d: &TestDaemon, args: &[&str]) -> String {
-    let o = d.berth(args);
-    assert_ok(&o, &format!("berth {args:?}"));
-    stdout(&o)
-}
-
-fn started() -> TestDaemon {
-    let d = TestDaemon::start();
-    d.import_busybox();
-    d
-}
+use common::compare::{code, norm, ok, same, same_eventually, started, view};
+use common::{assert_ok, stderr, stdout};
 
 fn with_stdin(mut c: Command, input: &[u8]) -> Output {
     c.stdin(Stdio::piped())

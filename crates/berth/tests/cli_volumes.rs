@@ -3,43 +3,8 @@
 
 mod common;
 
-use std::process::Output;
-
-use common::{assert_ok, stderr, stdout, TestDaemon};
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn norm(s: &str) -> String {
-    s.replace("docker", "berth")
-}
-
-fn view(o: &Output) -> (i32, String, String) {
-    (code(o), norm(&stdout(o)), norm(&stderr(o)))
-}
-
-/// Runs the same command with both CLIs and asserts identical exit code, stdout and stderr.
-#[track_caller]
-fn same(d: &TestDaemon, args: &[&str]) -> Output {
-    let b = d.berth(args);
-    let k = d.docker(args);
-    assert_eq!(view(&b), view(&k), "berth vs docker for {args:?}");
-    b
-}
-
-#[track_caller]
-fn ok(d: &TestDaemon, args: &[&str]) -> String {
-    let o = d.berth(args);
-    assert_ok(&o, &format!("berth {args:?}"));
-    stdout(&o)
-}
-
-fn started() -> TestDaemon {
-    let d = TestDaemon::start();
-    d.import_busybox();
-    d
-}
+use common::compare::{code, ok, same, started};
+use common::{stderr, stdout};
 
 #[test]
 fn volume_create_ls_inspect_rm() {

@@ -3,6 +3,8 @@
 //! down on drop even when the test fails: processes killed, mounts unmounted, cgroups removed.
 #![allow(dead_code)]
 
+pub mod compare;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
