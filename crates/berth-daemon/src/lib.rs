@@ -134,9 +134,26 @@ impl Daemon {
         berth_runtime::Runtime::new(self.runtime_root())
     }
 
+    /// The layer directories a container stacks (top-most first): those recorded when it
+    /// was made (the image may be gone since, its layers held for the container), else the
+    /// image's.
+    pub fn container_layers(
+        &self,
+        id: &str,
+        image_id: &str,
+    ) -> Result<Vec<PathBuf>, berth_api::ApiError> {
+        if let Ok(c) = self.containers.find(id) {
+            let layers = c.record().layers;
+            if !layers.is_empty() {
+                return Ok(layers.into_iter().map(PathBuf::from).collect());
+            }
+        }
+        self.images.layer_dirs(image_id).map_err(images::api_err)
+    }
+
     /// Mounts (or, with vfs, copies) a container's root filesystem; idempotent.
     pub fn mount_rootfs(&self, id: &str, image_id: &str) -> Result<(), berth_api::ApiError> {
-        let layers = self.images.layer_dirs(image_id).map_err(images::api_err)?;
+        let layers = self.container_layers(id, image_id)?;
         let want = if self.driver == "vfs" {
             berth_image::rootfs::Driver::Vfs
         } else {

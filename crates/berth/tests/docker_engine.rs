@@ -604,3 +604,47 @@ fn api_socket_mounted_into_a_container() {
     assert_ok(&o, "berth inside a container");
     assert_eq!(stdout(&o), "inner busybox\n");
 }
+
+#[test]
+fn rmi_force_keeps_the_layers_a_container_uses() {
+    let d = daemon();
+    assert_ok(
+        &d.docker(&[
+            "run",
+            "--name",
+            "src1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo solo > /solo",
+        ]),
+        "run",
+    );
+    assert_ok(&d.docker(&["commit", "src1", "solo:v1"]), "commit");
+    assert_ok(&d.docker(&["rm", "src1"]), "rm");
+    assert_ok(
+        &d.docker(&["create", "--name", "user1", "solo:v1", "cat", "/solo"]),
+        "create",
+    );
+    let o = d.docker(&["rmi", "solo:v1"]);
+    assert!(stderr(&o).contains("must force"), "{}", stderr(&o));
+    // As dockerd: forced, the image goes; its layers stay for the container.
+    let o = d.docker(&["rmi", "-f", "solo:v1"]);
+    assert_ok(&o, "rmi -f");
+    assert!(stdout(&o).contains("Untagged: solo:v1"), "{}", stdout(&o));
+    let o = d.docker(&["start", "-a", "user1"]);
+    assert_ok(&o, "start after rmi -f");
+    assert_eq!(stdout(&o), "solo\n");
+    let layers_before = std::fs::read_dir(d.dir.join("data/layers"))
+        .unwrap()
+        .count();
+    assert_ok(&d.docker(&["rm", "user1"]), "rm");
+    let layers_after = std::fs::read_dir(d.dir.join("data/layers"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        layers_after,
+        layers_before - 1,
+        "the held layer is collected with its container"
+    );
+}

@@ -35,12 +35,7 @@ fn host_path(d: &Daemon, id: &str, path: &str) -> Result<(PathBuf, PathBuf), Api
     let c = d.find_container(id)?;
     let r = c.record();
     let root = d.rootfs_dir(&c.id);
-    let layers = d
-        .images
-        .layer_dirs(&r.image_id)
-        .map_err(crate::images::api_err)?;
-    berth_image::rootfs::prepare(&layers, &d.container_dir(&c.id))
-        .map_err(|e| ApiError::system(format!("mount rootfs of {}: {e}", c.id)))?;
+    d.mount_rootfs(&c.id, &r.image_id)?;
     let path = if path.starts_with('/') {
         path.to_string()
     } else {
@@ -188,10 +183,7 @@ async fn export(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult
 async fn changes(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<Json<Value>> {
     let c = d.find_container(&id)?;
     let r = c.record();
-    let layers = d
-        .images
-        .layer_dirs(&r.image_id)
-        .map_err(crate::images::api_err)?;
+    let layers = d.container_layers(&c.id, &r.image_id)?;
     let upper = berth_image::rootfs::upper_dir(&d.container_dir(&c.id));
     let list = berth_image::rootfs::changes(&layers, &upper)
         .map_err(|e| ApiError::system(format!("changes of {}: {e}", c.id)))?;

@@ -213,6 +213,19 @@ impl Daemon {
                 return Err(e);
             }
         };
+        let layers: Vec<String> = match self
+            .images
+            .hold_layers(&id, &image.id)
+            .and_then(|_| self.images.layer_dirs(&image.id))
+        {
+            Ok(l) => l.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+            Err(e) => {
+                let _ = berth_image::rootfs::remove(&dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = self.images.release_layers(&id);
+                return Err(crate::images::api_err(e));
+            }
+        };
         let record = Record {
             id: id.clone(),
             name: name.clone(),
@@ -229,10 +242,12 @@ impl Daemon {
             mounts,
             exec_ids: Vec::new(),
             has_been_manually_stopped: false,
+            layers,
         };
         if let Err(e) = self.table.put(&id, &record) {
             let _ = berth_image::rootfs::remove(&dir);
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = self.images.release_layers(&id);
             return Err(ApiError::system(e.to_string()));
         }
         let container = Container::new(record);

@@ -242,7 +242,9 @@ impl Daemon {
             socket: self.shim_socket(&c.id, Some(short)),
             exit_file: state.join(format!("exec-{short}.exit")),
         };
+        let t0 = std::time::Instant::now();
         let ready = shim::launch(&self.config.berth_exe, &config, &state).await?;
+        tracing::debug!(exec = %exec.id, elapsed = ?t0.elapsed(), "exec shim ready");
         if let Some(error) = ready.error {
             exec.st(|s| s.exit_code = Some(ready.exit_code as i64));
             let message = format!(
@@ -261,6 +263,7 @@ impl Daemon {
             exec.st(|s| s.exit_code = Some(code as i64));
             ApiError::system(format!("OCI runtime exec failed: {msg}"))
         })?;
+        tracing::debug!(exec = %exec.id, elapsed = ?t0.elapsed(), "exec process started");
         exec.st(|s| {
             s.running = true;
             s.pid = pid as i64;

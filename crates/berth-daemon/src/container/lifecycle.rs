@@ -362,6 +362,9 @@ impl Daemon {
             .delete(&c.id)
             .map_err(|e| ApiError::system(e.to_string()))?;
         self.containers.remove(&c.id);
+        if let Err(e) = self.images.release_layers(&c.id) {
+            tracing::warn!("release layers of {}: {e}", c.id);
+        }
         for id in &record.exec_ids {
             self.execs.remove(id);
         }

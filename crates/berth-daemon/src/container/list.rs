@@ -244,8 +244,7 @@ impl Daemon {
         let r = c.record();
         let dir = self.container_dir(&r.id);
         let lower = self
-            .images
-            .layer_dirs(&r.image_id)
+            .container_layers(&r.id, &r.image_id)
             .map(|l| {
                 l.iter()
                     .map(|p| p.to_string_lossy().into_owned())

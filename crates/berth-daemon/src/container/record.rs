@@ -81,6 +81,9 @@ pub struct Record {
     /// Set when the user stopped it (for `unless-stopped`).
     #[serde(default)]
     pub has_been_manually_stopped: bool,
+    /// The image's layer directories, top-most first, held for this container.
+    #[serde(default)]
+    pub layers: Vec<String>,
 }
 
 impl Record {

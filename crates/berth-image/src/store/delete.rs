@@ -253,6 +253,7 @@ impl ImageStore {
             blobs.extend(r.manifest_digest.iter().cloned());
             blobs.extend(r.blobs.iter().cloned());
         }
+        chains.extend(self.held_chains()?);
         let mut removed = Vec::new();
         let mut freed = 0u64;
         let mut errors = Vec::new();

@@ -45,6 +45,7 @@ pub(crate) fn ensure_tables(db: &redb::Database) -> Result<(), ImageError> {
     let txn = db.begin_write()?;
     txn.open_table(IMAGES)?;
     txn.open_table(REFS)?;
+    txn.open_table(super::holds::HOLDS)?;
     txn.commit()?;
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod changes;
 mod config;
 mod content;
 mod delete;
+mod holds;
 mod import;
 mod info;
 mod layers;
