@@ -171,7 +171,6 @@ fn tag_and_rmi_both_forms() {
 }
 
 #[test]
-#[test]
 fn rmi_force_of_an_image_in_use_deletes_it_and_the_container_still_runs() {
     // As dockerd 20.10 answers (checked side by side): the image record goes, the layers
     // stay held for the container.
