@@ -108,6 +108,7 @@ fn host_config_defaults(hc: &mut Map<String, Value>) {
         "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": [], "ReadonlyPaths": [],
         "Mounts": null, "Tmpfs": null, "Init": null
     });
+    let privileged = hc.get("Privileged").and_then(Value::as_bool).unwrap_or(false);
     for (k, v) in defaults.as_object().into_iter().flatten() {
         let missing = match hc.get(k) {
             None => true,
@@ -118,6 +119,31 @@ fn host_config_defaults(hc: &mut Map<String, Value>) {
         };
         if missing {
             hc.insert(k.clone(), v.clone());
+        }
+    }
+    // As dockerd shows them: the default log driver, unset limits as null, the paths it
+    // masks, and no empty optional keys.
+    if hc["LogConfig"]["Type"].as_str().is_none_or(str::is_empty) {
+        hc.insert("LogConfig".into(), json!({"Type": "json-file", "Config": {}}));
+    }
+    if hc["MemorySwappiness"].as_i64() == Some(-1) {
+        hc.insert("MemorySwappiness".into(), Value::Null);
+    }
+    if hc["PidsLimit"].as_i64().is_some_and(|p| p <= 0) {
+        hc.insert("PidsLimit".into(), Value::Null);
+    }
+    for (key, paths) in [
+        ("MaskedPaths", berth_runtime::spec::MASKED_PATHS),
+        ("ReadonlyPaths", berth_runtime::spec::READONLY_PATHS),
+    ] {
+        if hc[key].as_array().is_none_or(Vec::is_empty) {
+            let list: &[&str] = if privileged { &[] } else { paths };
+            hc.insert(key.into(), json!(list));
+        }
+    }
+    for key in ["Init", "Mounts", "Tmpfs"] {
+        if hc.get(key).is_some_and(Value::is_null) {
+            hc.remove(key);
         }
     }
 }
