@@ -177,7 +177,20 @@ fn containers_outlive_a_killed_daemon() {
     );
     let o = d.docker(&["ps", "--format", "{{.Names}}"]);
     assert_eq!(stdout(&o), "ticker\n");
-    // exec, logs -f and wait on the recovered container.
+    // attach, exec, logs -f and wait on the recovered container.
+    let mut attach = d
+        .docker_cmd(&["attach", "--no-stdin", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let _ = attach.kill();
+    let attached = attach.wait_with_output().unwrap();
+    assert!(
+        stdout(&attached).contains("tick "),
+        "attach after the restart: {}",
+        stdout(&attached)
+    );
     let o = d.docker(&["exec", "ticker", "echo", "hi"]);
     assert_eq!(stdout(&o), "hi\n");
     let mut follow = d
@@ -647,4 +660,25 @@ fn rmi_force_keeps_the_layers_a_container_uses() {
         layers_before - 1,
         "the held layer is collected with its container"
     );
+}
+
+#[test]
+fn system_prune_removes_stopped_containers_and_dangling_images() {
+    let d = daemon();
+    assert_ok(
+        &d.docker(&["create", "--name", "gone1", "busybox", "true"]),
+        "create",
+    );
+    assert_ok(
+        &d.docker(&["run", "-d", "--name", "stays", "busybox", "sleep", "30"]),
+        "run",
+    );
+    let o = d.docker(&["system", "prune", "-f"]);
+    assert_ok(&o, "system prune");
+    assert!(stdout(&o).contains("Deleted Containers:"), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&d.docker(&["ps", "-a", "--format", "{{.Names}}"])),
+        "stays\n"
+    );
+    assert_ok(&d.docker(&["rm", "-f", "stays"]), "rm");
 }

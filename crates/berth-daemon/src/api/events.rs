@@ -23,6 +23,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
         .route("/system/df", get(df))
+        .route("/networks/prune", axum::routing::post(networks_prune))
+        .route("/build/prune", axum::routing::post(build_prune))
+}
+
+/// `docker system prune` asks these too. berth has no user-defined networks and no build
+/// cache yet (networking and build issues), so there is nothing to delete.
+async fn networks_prune() -> Json<Value> {
+    Json(json!({"NetworksDeleted": null}))
+}
+
+async fn build_prune() -> Json<Value> {
+    Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0}))
 }
 
 fn wanted(e: &Event, f: &HashMap<String, Vec<String>>) -> bool {

@@ -108,7 +108,10 @@ fn host_config_defaults(hc: &mut Map<String, Value>) {
         "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": [], "ReadonlyPaths": [],
         "Mounts": null, "Tmpfs": null, "Init": null
     });
-    let privileged = hc.get("Privileged").and_then(Value::as_bool).unwrap_or(false);
+    let privileged = hc
+        .get("Privileged")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     for (k, v) in defaults.as_object().into_iter().flatten() {
         let missing = match hc.get(k) {
             None => true,
@@ -124,7 +127,10 @@ fn host_config_defaults(hc: &mut Map<String, Value>) {
     // As dockerd shows them: the default log driver, unset limits as null, the paths it
     // masks, and no empty optional keys.
     if hc["LogConfig"]["Type"].as_str().is_none_or(str::is_empty) {
-        hc.insert("LogConfig".into(), json!({"Type": "json-file", "Config": {}}));
+        hc.insert(
+            "LogConfig".into(),
+            json!({"Type": "json-file", "Config": {}}),
+        );
     }
     if hc["MemorySwappiness"].as_i64() == Some(-1) {
         hc.insert("MemorySwappiness".into(), Value::Null);
