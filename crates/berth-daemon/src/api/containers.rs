@@ -298,6 +298,9 @@ async fn attach_route(
     let exits = exit.borrow().exits;
     let ct = content_type(!tty, v.minor >= 42);
     let log_path = d.log_path(&c.id);
+    if stream {
+        d.container_event(&c, "attach", &[]);
+    }
     Ok(hijack(req, ct, move |(input, mut output)| async move {
         if with_logs {
             let (tx, mut lrx) = mpsc::channel(64);
