@@ -682,3 +682,59 @@ fn system_prune_removes_stopped_containers_and_dangling_images() {
     );
     assert_ok(&d.docker(&["rm", "-f", "stays"]), "rm");
 }
+
+#[test]
+fn a_daemon_killed_mid_work_is_repaired_at_start() {
+    let mut d = daemon();
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            d.docker_cmd(&[
+                "run",
+                "-d",
+                "--name",
+                &format!("burst{i}"),
+                "busybox",
+                "sleep",
+                "30",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    // Somewhere in the middle of creating, mounting, starting.
+    let delay = 40 + u64::from(common::rand_u32() % 160);
+    std::thread::sleep(Duration::from_millis(delay));
+    d.kill9();
+    for mut r in runs {
+        let _ = r.wait();
+    }
+    d.restart();
+    // Every container directory has a record and the other way round.
+    let o = d.docker(&["ps", "-aq", "--no-trunc"]);
+    let mut ids: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    ids.sort();
+    let mut dirs: Vec<String> = std::fs::read_dir(d.dir.join("data/containers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(ids, dirs);
+    // Whatever survived works; after removing it nothing is left.
+    for id in &ids {
+        assert_ok(&d.docker(&["rm", "-f", id]), "rm -f");
+    }
+    assert!(
+        common::mounts_under(&d.dir).is_empty(),
+        "{:?}",
+        common::mounts_under(&d.dir)
+    );
+    wait_for("cgroups removed", || {
+        common::cgroups_under(&d.cgroup_parent).is_empty()
+    });
+    let runtime: Vec<_> = std::fs::read_dir(d.dir.join("exec/runtime"))
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(runtime.is_empty(), "runtime state left: {runtime:?}");
+}

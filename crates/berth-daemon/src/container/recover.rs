@@ -21,6 +21,7 @@ impl Daemon {
             let c = Container::new(record.clone());
             self.containers.insert(c.clone());
             if !record.state.running {
+                self.adopt_or_abort(&c).await;
                 continue;
             }
             let state = shim::state_dir(&self.config.exec_root, &c.id);
@@ -47,6 +48,35 @@ impl Daemon {
             }
         }
         self.remove_orphans();
+    }
+
+    /// A container recorded as not running may still have a shim: the daemon died during its
+    /// start. A shim whose process started says so at once (Started): it is adopted as
+    /// running. One still waiting for Start sees the connection close and removes what it
+    /// created.
+    async fn adopt_or_abort(self: &Arc<Self>, c: &Arc<Container>) {
+        let socket = self.shim_socket(&c.id, None);
+        if !socket.exists() {
+            return;
+        }
+        let Ok(mut link) = shim::connect(&socket, c.hub.clone()).await else {
+            let _ = std::fs::remove_file(&socket);
+            return;
+        };
+        let first = tokio::time::timeout(std::time::Duration::from_millis(200), link.events.recv());
+        if let Ok(Some(shim::ShimEvent::Started(pid))) = first.await {
+            tracing::info!("adopting {} (started while the daemon was down)", c.id);
+            c.update(|r| {
+                r.state.status = "running".into();
+                r.state.running = true;
+                r.state.pid = pid as i64;
+                r.state.started_at = super::now();
+            });
+            self.persist(c);
+            c.exit.send_modify(|e| e.running = true);
+            self.attach_link(c.clone(), link);
+        }
+        // Otherwise the link drops here and the shim gives up the created container.
     }
 
     /// Container directories and runtime state that no record owns (a crash during create
