@@ -392,7 +392,8 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         "ociVersion": "1.0.2",
         "process": process_json(&spec.process),
         "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},
-        "hostname": spec.hostname,
+        // No hostname at all when the UTS namespace is the host's.
+        "hostname": if spec.hostname.is_empty() { Value::Null } else { json!(spec.hostname) },
         "annotations": if spec.init {
             json!({crate::executor::INIT_ANNOTATION: "true"})
         } else {

@@ -738,3 +738,65 @@ fn a_daemon_killed_mid_work_is_repaired_at_start() {
         .unwrap_or_default();
     assert!(runtime.is_empty(), "runtime state left: {runtime:?}");
 }
+
+#[test]
+fn network_and_uts_modes() {
+    let d = daemon();
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; ls /sys/class/net | wc -l",
+    ]);
+    assert_ok(&o, "run --network host");
+    assert_eq!(stdout(&o), format!("{}{host_links}\n", host_name));
+    let o = d.docker(&["run", "--rm", "--uts", "host", "busybox", "hostname"]);
+    assert_eq!(stdout(&o), host_name);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(stdout(&o), "lo\n");
+    // container:NAME joins that container's network namespace.
+    assert_ok(
+        &d.docker(&["run", "-d", "--name", "netbase", "busybox", "sleep", "30"]),
+        "run",
+    );
+    let base_pid = inspect(&d, "netbase", "{{.State.Pid}}");
+    assert_ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "joiner",
+            "--network",
+            "container:netbase",
+            "busybox",
+            "sleep",
+            "30",
+        ]),
+        "run joiner",
+    );
+    let joiner_pid = inspect(&d, "joiner", "{{.State.Pid}}");
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(ns(&base_pid), ns(&joiner_pid));
+    let o = d.docker(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("network nosuchnet not found"),
+        "{}",
+        stderr(&o)
+    );
+    assert_ok(&d.docker(&["rm", "-f", "joiner", "netbase"]), "rm");
+}

@@ -208,17 +208,25 @@ impl Daemon {
             .unwrap_or(Value::Null);
         merge_image_config(&mut config, &image_config);
         config_defaults(&mut config);
+        // The host config is checked first, as dockerd does.
+        self.check_modes(&host_config)?;
         host_config_defaults(&mut host_config);
         let mut args: Vec<String> = str_list(&config["Entrypoint"]);
         args.extend(str_list(&config["Cmd"]));
         if args.is_empty() {
             return Err(ApiError::invalid("No command specified"));
         }
-        self.check_modes(&host_config)?;
 
         let id = new_id();
+        let host_net = host_config.get("NetworkMode").and_then(Value::as_str) == Some("host")
+            || host_config.get("UTSMode").and_then(Value::as_str) == Some("host");
         let hostname = match config["Hostname"].as_str() {
             Some(h) if !h.is_empty() => h.to_string(),
+            // As docker: on the host's network the container takes the host's name.
+            _ if host_net => nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| id[..12].to_string()),
             _ => id[..12].to_string(),
         };
         config.insert("Hostname".into(), json!(hostname));
@@ -323,7 +331,7 @@ impl Daemon {
                 let target = &other["container:".len()..];
                 self.containers.find(target)?;
             }
-            other => return Err(ApiError::not_found(format!("network {other} not found"))),
+            other => return Err(ApiError::invalid(format!("network {other} not found"))),
         }
         for key in ["PidMode", "IpcMode"] {
             if let Some(target) = hc

@@ -115,7 +115,7 @@ impl Daemon {
     pub fn create_exec(&self, c: &Arc<Container>, config: Value) -> Result<String, ApiError> {
         if !c.is_running() {
             return Err(ApiError::conflict(format!(
-                "container {} is not running",
+                "Container {} is not running",
                 c.id
             )));
         }
@@ -152,7 +152,7 @@ impl Daemon {
         let c = self.find_container(&exec.container_id)?;
         if !c.is_running() {
             return Err(ApiError::conflict(format!(
-                "container {} is not running",
+                "Container {} is not running",
                 c.id
             )));
         }
@@ -174,7 +174,7 @@ impl Daemon {
         let c = self.find_container(&exec.container_id)?;
         if !c.is_running() {
             return Err(ApiError::conflict(format!(
-                "container {} is not running",
+                "Container {} is not running",
                 c.id
             )));
         }

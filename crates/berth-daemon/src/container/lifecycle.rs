@@ -219,7 +219,7 @@ impl Daemon {
             .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {signal}")))?;
         if !c.is_running() {
             return Err(ApiError::conflict(format!(
-                "cannot kill container: {}: container {} is not running",
+                "Cannot kill container: {}: Container {} is not running",
                 c.name(),
                 c.id
             )));

@@ -173,7 +173,7 @@ impl Daemon {
             net: self.namespace(&net_mode, "net")?,
             pid: self.namespace(&mode("PidMode"), "pid")?,
             ipc: self.namespace(&mode("IpcMode"), "ipc")?,
-            uts: if mode("UTSMode") == "host" || net_mode == "host" {
+            uts: if mode("UTSMode") == "host" {
                 Namespace::Host
             } else {
                 Namespace::Private
@@ -267,7 +267,8 @@ impl Daemon {
                     .iter()
                     .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
             },
-            hostname: if net_mode == "host" {
+            // Sharing the host's UTS namespace means not setting a hostname at all.
+            hostname: if mode("UTSMode") == "host" {
                 String::new()
             } else {
                 hostname
