@@ -108,7 +108,8 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                         .map_err(|e| anyhow!("open {input}: {}", crate::opts::os_err(&e)))?,
                 )
             };
-            let quiet = if m.flag("quiet") {
+            // As docker: progress only for a terminal.
+            let quiet = if m.flag("quiet") || !std::io::stdout().is_terminal() {
                 "1".to_string()
             } else {
                 String::new()

@@ -737,6 +737,12 @@ fn a_daemon_killed_mid_work_is_repaired_at_start() {
         .map(|r| r.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(runtime.is_empty(), "runtime state left: {runtime:?}");
+    // No layer is held any more by a container that is gone.
+    assert_ok(&d.docker(&["rmi", "busybox"]), "rmi");
+    let layers = std::fs::read_dir(d.dir.join("data/layers"))
+        .unwrap()
+        .count();
+    assert_eq!(layers, 0);
 }
 
 #[test]
@@ -799,4 +805,43 @@ fn network_and_uts_modes() {
         stderr(&o)
     );
     assert_ok(&d.docker(&["rm", "-f", "joiner", "netbase"]), "rm");
+}
+
+#[test]
+fn load_reports_layer_progress_unless_quiet() {
+    let d = daemon();
+    let tar = d.dir.join("bb.tar");
+    assert_ok(
+        &d.docker(&["save", "-o", tar.to_str().unwrap(), "busybox"]),
+        "save",
+    );
+    assert_ok(&d.docker(&["rmi", "busybox"]), "rmi");
+    let load = |query: &str| {
+        let o = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/x-tar",
+                "--unix-socket",
+            ])
+            .arg(&d.sock)
+            .arg("--data-binary")
+            .arg(format!("@{}", tar.display()))
+            .arg(format!("http://berth/v1.45/images/load{query}"))
+            .output()
+            .unwrap();
+        stdout(&o)
+    };
+    let out = load("");
+    assert!(out.contains(r#""status":"Loading layer""#), "{out}");
+    assert!(
+        out.contains(r#""stream":"Loaded image: busybox:latest\n""#),
+        "{out}"
+    );
+    assert_ok(&d.docker(&["rmi", "busybox"]), "rmi");
+    let out = load("?quiet=1");
+    assert!(!out.contains("Loading layer"), "{out}");
+    assert!(out.contains("Loaded image: busybox:latest"), "{out}");
 }

@@ -192,14 +192,67 @@ async fn create(
     Ok(json_stream_response(rx))
 }
 
+/// go-units' HumanSize as docker's progress bars print it (`2.1MB`).
+fn human_size(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < units.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{}{}", (v * 1000.0).round() / 1000.0, units[u])
+}
+
+/// `POST /images/load`. Quiet (the docker CLI asks for it when its output is not a
+/// terminal): the answer comes when the load is done, a bad archive as an error status.
+/// Otherwise the answer streams at once: "Loading layer" progress for every layer as it is
+/// stored, then the loaded names, or the error in the stream.
 async fn load(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResult<Response> {
     let quiet = truthy(q.get("quiet"));
     let reader = BodyReader::new(body);
-    let images = d.clone();
-    let result = tokio::task::spawn_blocking(move || images.images.load(reader))
-        .await
-        .map_err(|e| ApiError::system(e.to_string()))?;
     let (tx, rx) = mpsc::channel(64);
+    let daemon = d.clone();
+    let progress_tx = tx.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let mut report = |id: &str, bytes: u64| {
+            if quiet {
+                return;
+            }
+            let size = human_size(bytes);
+            let _ = progress_tx.blocking_send(line(json!({
+                "status": "Loading layer",
+                "progressDetail": {"current": bytes, "total": bytes},
+                "progress": format!("[{}>] {size}/{size}", "=".repeat(49)),
+                "id": id
+            })));
+        };
+        daemon.images.load_with_progress(reader, &mut report)
+    });
+    if quiet {
+        let result = job.await.map_err(|e| ApiError::system(e.to_string()))?;
+        if let Err(e) = result {
+            return Err(api_err(e).into());
+        }
+        tokio::spawn(finish_load(d, tx.clone(), result));
+    } else {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Ok(result) = job.await {
+                finish_load(d, tx, result).await;
+            }
+        });
+    }
+    drop(tx);
+    Ok(json_stream_response(rx))
+}
+
+/// The end of a load's stream: the loaded names (and their events), or the error.
+async fn finish_load(
+    d: AppState,
+    tx: mpsc::Sender<Bytes>,
+    result: Result<Vec<String>, berth_image::ImageError>,
+) {
     match result {
         Ok(lines) => {
             for l in lines {
@@ -209,15 +262,11 @@ async fn load(State(d): State<AppState>, Query(q): Q, body: Body) -> HttpResult<
         }
         Err(e) => {
             let msg = e.to_string();
-            if quiet || matches!(e.status_kind(), berth_image::Kind::InvalidArgument) {
-                return Err(api_err(e).into());
-            }
             let _ = tx
                 .send(line(json!({"errorDetail": {"message": msg}, "error": msg})))
                 .await;
         }
     }
-    Ok(json_stream_response(rx))
 }
 
 fn save_response(d: AppState, names: Vec<String>) -> Result<Response, ApiError> {

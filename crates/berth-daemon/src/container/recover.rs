@@ -93,6 +93,12 @@ impl Daemon {
                 }
             }
         }
+        // Layer holds of containers that no longer exist (a crash during create or remove).
+        for owner in self.images.layer_holders().unwrap_or_default() {
+            if !known(&owner) {
+                let _ = self.images.release_layers(&owner);
+            }
+        }
         if let Ok(rd) = std::fs::read_dir(self.runtime_root()) {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();

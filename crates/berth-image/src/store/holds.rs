@@ -36,6 +36,22 @@ impl ImageStore {
         self.gc().map(|_| ())
     }
 
+    /// Who holds layers (container ids).
+    pub fn layer_holders(&self) -> Result<Vec<String>, ImageError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(HOLDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, _) = row?;
+            out.push(k.value().to_string());
+        }
+        Ok(out)
+    }
+
     /// Every chain id some holder keeps.
     pub(crate) fn held_chains(&self) -> Result<HashSet<String>, ImageError> {
         let txn = self.db.begin_read()?;

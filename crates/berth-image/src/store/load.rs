@@ -69,6 +69,16 @@ impl ImageStore {
     /// Returns what docker prints: `Loaded image: busybox:latest` or
     /// `Loaded image ID: sha256:…`.
     pub fn load(&self, input: impl Read) -> Result<Vec<String>, ImageError> {
+        self.load_with_progress(input, &mut |_, _| {})
+    }
+
+    /// As [`ImageStore::load`], telling `progress` about each layer as it is stored:
+    /// (short id of the layer, bytes).
+    pub fn load_with_progress(
+        &self,
+        input: impl Read,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<Vec<String>, ImageError> {
         let staged = self.stage(input)?;
         let found = if staged.path("manifest.json").is_some() {
             docker_archive(&staged)?
@@ -84,7 +94,7 @@ impl ImageStore {
         };
         let mut lines = Vec::new();
         for f in found {
-            self.load_one(&staged, f, &mut lines)?;
+            self.load_one(&staged, f, &mut lines, progress)?;
         }
         Ok(lines)
     }
@@ -139,6 +149,7 @@ impl ImageStore {
         staged: &Staged,
         f: Found,
         lines: &mut Vec<String>,
+        progress: &mut dyn FnMut(&str, u64),
     ) -> Result<(), ImageError> {
         let cfg_bytes = staged.read(&f.config)?;
         let cfg = config::parse(&cfg_bytes)?;
@@ -167,6 +178,7 @@ impl ImageStore {
                 .ok_or_else(|| invalid(format!("archive has no layer {path}")))?;
             let file =
                 fs::File::open(p).map_err(|e| ImageError::io(format!("open layer {path}"), e))?;
+            let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
             let parent = if i == 0 {
                 None
             } else {
@@ -180,6 +192,8 @@ impl ImageStore {
                 });
             }
             sizes.push(l.size);
+            let short = diff_ids[i].trim_start_matches("sha256:");
+            progress(&short[..12.min(short.len())], bytes);
         }
         let cfg_digest = super::content::sha256_digest(&cfg_bytes);
         for t in &f.tags {
