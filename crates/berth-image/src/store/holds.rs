@@ -38,6 +38,16 @@ impl ImageStore {
 
     /// Who holds layers (container ids).
     pub fn layer_holders(&self) -> Result<Vec<String>, ImageError> {
+        Ok(self.holds()?.into_iter().map(|(owner, _)| owner).collect())
+    }
+
+    /// Every chain id some holder keeps.
+    pub(crate) fn held_chains(&self) -> Result<HashSet<String>, ImageError> {
+        Ok(self.holds()?.into_iter().flat_map(|(_, c)| c).collect())
+    }
+
+    /// Every hold: (owner, chain ids).
+    fn holds(&self) -> Result<Vec<(String, Vec<String>)>, ImageError> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(HOLDS) {
             Ok(t) => t,
@@ -46,26 +56,10 @@ impl ImageStore {
         };
         let mut out = Vec::new();
         for row in table.iter()? {
-            let (k, _) = row?;
-            out.push(k.value().to_string());
-        }
-        Ok(out)
-    }
-
-    /// Every chain id some holder keeps.
-    pub(crate) fn held_chains(&self) -> Result<HashSet<String>, ImageError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(HOLDS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(HashSet::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut out = HashSet::new();
-        for row in table.iter()? {
-            let (_, v) = row?;
+            let (k, v) = row?;
             let chains: Vec<String> = serde_json::from_slice(v.value())
-                .map_err(|e| ImageError::Corrupt(format!("layer holds: {e}")))?;
-            out.extend(chains);
+                .map_err(|e| ImageError::Corrupt(format!("layer holds of {}: {e}", k.value())))?;
+            out.push((k.value().to_string(), chains));
         }
         Ok(out)
     }
