@@ -24,6 +24,37 @@ const FORWARDED: &[Signal] = &[
 
 extern "C" fn ignore(_: libc::c_int) {}
 
+/// This process is the shim's fork, so `/proc/1/cmdline` would show the shim's command line
+/// (host paths) inside the container: overwrite it with `berth-init`.
+fn hide_command_line() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name start at field 3; arg_start/arg_end are fields 48/49.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    let name = b"berth-init\0";
+    if end <= start || end - start < name.len() {
+        return;
+    }
+    // SAFETY: [start, end) is this process's own argument area as the kernel reports it: mapped
+    // and writable for the life of the process, and nothing in Rust refers to it (std copied
+    // the arguments at start-up).
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, end - start);
+        area.fill(0);
+        area[..name.len()].copy_from_slice(name);
+    }
+}
+
 /// Never returns: exits with the user's process's status.
 pub fn run(program: &CString, argv: &[CString], envp: &[CString]) -> ! {
     // PID 1 of a namespace drops signals it has no handler for, even blocked ones: install a
@@ -39,6 +70,7 @@ pub fn run(program: &CString, argv: &[CString], envp: &[CString]) -> ! {
     }
     // SAFETY: PR_SET_NAME reads a NUL-terminated string that lives across the call.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr(), 0, 0, 0) };
+    hide_command_line();
     let all = SigSet::all();
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&all), None);
     // SAFETY: this process is single-threaded here (libcontainer's container init).

@@ -528,10 +528,10 @@ fn init_reaps_and_forwards_signals() {
         "busybox",
         "sh",
         "-c",
-        "cat /proc/1/comm; echo $$",
+        "cat /proc/1/comm; echo $$; tr '\\0' '\\n' < /proc/1/cmdline | head -1; grep -c shim /proc/1/cmdline || true",
     ]);
     assert_ok(&o, "run --init");
-    assert_eq!(stdout(&o), "berth-init\n2\n");
+    assert_eq!(stdout(&o), "berth-init\n2\nberth-init\n0\n");
     // sleep as PID 1 ignores SIGTERM; behind the init it gets it at once.
     assert_ok(
         &d.docker(&[
