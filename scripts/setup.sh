@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(busybox-static libseccomp-dev pkg-config python3-venv curl iproute2 nftables openssl procps util-linux)
+mapfile -t pkgs < scripts/apt-packages.txt
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
