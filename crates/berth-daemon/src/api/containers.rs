@@ -109,16 +109,20 @@ fn timeout(q: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// The `signal` query parameter, unless empty.
+fn signal_param(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("signal")
+        .filter(|s| !s.is_empty())
+        .map(String::as_str)
+}
+
 async fn stop(
     State(d): State<AppState>,
     Path(id): Path<String>,
     Query(q): Q,
 ) -> HttpResult<StatusCode> {
     let c = d.find_container(&id)?;
-    let signal = q
-        .get("signal")
-        .filter(|s| !s.is_empty())
-        .map(String::as_str);
+    let signal = signal_param(&q);
     d.stop_container(&c, signal, timeout(&q)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -129,10 +133,7 @@ async fn restart(
     Query(q): Q,
 ) -> HttpResult<StatusCode> {
     let c = d.find_container(&id)?;
-    let signal = q
-        .get("signal")
-        .filter(|s| !s.is_empty())
-        .map(String::as_str);
+    let signal = signal_param(&q);
     d.restart_container(&c, signal, timeout(&q)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -143,10 +144,7 @@ async fn kill(
     Query(q): Q,
 ) -> HttpResult<StatusCode> {
     let c = d.find_container(&id)?;
-    let signal = q
-        .get("signal")
-        .filter(|s| !s.is_empty())
-        .map_or("KILL", String::as_str);
+    let signal = signal_param(&q).unwrap_or("KILL");
     d.kill_container(&c, signal).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -143,6 +143,15 @@ fn glob(p: &str, s: &str) -> bool {
     rec(p.as_bytes(), s.as_bytes())
 }
 
+/// The `repo` and `tag` query parameters as one reference (`repo`, `repo:tag`), if any.
+fn repo_tag(q: &HashMap<String, String>) -> Option<String> {
+    let repo = q.get("repo").filter(|r| !r.is_empty())?;
+    Some(match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo.clone(),
+    })
+}
+
 /// `POST /images/create`: `fromSrc` imports a tar; `fromImage` would pull from a registry.
 async fn create(
     State(d): State<AppState>,
@@ -168,13 +177,7 @@ async fn create(
         ))
         .into());
     }
-    let repo = q.get("repo").cloned().unwrap_or_default();
-    let tag = q.get("tag").cloned().unwrap_or_default();
-    let reference = match (repo.is_empty(), tag.is_empty()) {
-        (true, _) => None,
-        (false, true) => Some(repo),
-        (false, false) => Some(format!("{repo}:{tag}")),
-    };
+    let reference = repo_tag(&q);
     let message = q.get("message").cloned();
     let reader = BodyReader::new(body);
     let images = d.clone();
@@ -427,13 +430,7 @@ async fn commit(
     for k in ["Hostname", "Image"] {
         config.insert(k.into(), json!(""));
     }
-    let repo = q.get("repo").cloned().unwrap_or_default();
-    let tag = q.get("tag").cloned().unwrap_or_default();
-    let reference = match (repo.is_empty(), tag.is_empty()) {
-        (true, _) => None,
-        (false, true) => Some(repo),
-        (false, false) => Some(format!("{repo}:{tag}")),
-    };
+    let reference = repo_tag(&q);
     let author = q.get("author").cloned().unwrap_or_default();
     let comment = q.get("comment").cloned().unwrap_or_default();
     let upper = berth_image::rootfs::upper_dir(&d.container_dir(&c.id));
