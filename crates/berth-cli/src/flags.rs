@@ -31,12 +31,18 @@ pub struct Flag {
     pub hidden: bool,
 }
 
-pub const fn b(long: &'static str, short: Option<char>, help: &'static str) -> Flag {
+const fn flag(
+    long: &'static str,
+    short: Option<char>,
+    kind: Kind,
+    typ: &'static str,
+    help: &'static str,
+) -> Flag {
     Flag {
         long,
         short,
-        kind: Kind::Bool,
-        typ: "",
+        kind,
+        typ,
         help,
         default: "",
         aliases: &[],
@@ -44,40 +50,29 @@ pub const fn b(long: &'static str, short: Option<char>, help: &'static str) -> F
     }
 }
 
+/// A boolean flag.
+pub const fn b(long: &'static str, short: Option<char>, help: &'static str) -> Flag {
+    flag(long, short, Kind::Bool, "", help)
+}
+
+/// A flag taking one value (the last one given wins).
 pub const fn v(
     long: &'static str,
     short: Option<char>,
     typ: &'static str,
     help: &'static str,
 ) -> Flag {
-    Flag {
-        long,
-        short,
-        kind: Kind::Value,
-        typ,
-        help,
-        default: "",
-        aliases: &[],
-        hidden: false,
-    }
+    flag(long, short, Kind::Value, typ, help)
 }
 
+/// A repeatable flag.
 pub const fn l(
     long: &'static str,
     short: Option<char>,
     typ: &'static str,
     help: &'static str,
 ) -> Flag {
-    Flag {
-        long,
-        short,
-        kind: Kind::List,
-        typ,
-        help,
-        default: "",
-        aliases: &[],
-        hidden: false,
-    }
+    flag(long, short, Kind::List, typ, help)
 }
 
 impl Flag {
