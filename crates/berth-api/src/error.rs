@@ -9,6 +9,8 @@ pub enum ErrorKind {
     InvalidParameter,
     /// 404: the object does not exist.
     NotFound,
+    /// 403: the operation is not allowed on this object (a pre-defined network, one in use).
+    Forbidden,
     /// 409: the object is in a state that forbids the request (name in use, running container).
     Conflict,
     /// 304: the request changed nothing (start a started container, stop a stopped one).
@@ -23,6 +25,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidParameter => 400,
             ErrorKind::NotFound => 404,
+            ErrorKind::Forbidden => 403,
             ErrorKind::Conflict => 409,
             ErrorKind::NotModified => 304,
             ErrorKind::System => 500,
@@ -50,6 +53,9 @@ impl ApiError {
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidParameter, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, message)

@@ -2,7 +2,8 @@
 
 use crate::flags::{Matches, Spec};
 use crate::{
-    archive, container, exec, image, inspect, logs, prog, ps, report, run, system, volume, Cli,
+    archive, container, exec, image, inspect, logs, network, prog, ps, report, run, system, volume,
+    Cli,
 };
 
 /// (group, subcommand, aliases within the group, top-level shortcut)
@@ -39,6 +40,13 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("image", "rm", &["remove"], Some("rmi")),
     ("image", "save", &[], Some("save")),
     ("image", "tag", &[], Some("tag")),
+    ("network", "connect", &[], None),
+    ("network", "create", &[], None),
+    ("network", "disconnect", &[], None),
+    ("network", "inspect", &[], None),
+    ("network", "ls", &["list"], None),
+    ("network", "prune", &[], None),
+    ("network", "rm", &["remove"], None),
     ("system", "df", &[], None),
     ("system", "events", &[], Some("events")),
     ("system", "info", &[], Some("info")),
@@ -53,6 +61,7 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
 const GROUPS: &[(&str, &str)] = &[
     ("container", "Manage containers"),
     ("image", "Manage images"),
+    ("network", "Manage networks"),
     ("system", "Manage Docker"),
     ("volume", "Manage volumes"),
 ];
@@ -104,6 +113,7 @@ fn spec_for(canon: &str) -> Option<Spec> {
         .or_else(|| archive::spec(canon))
         .or_else(|| system::spec(canon))
         .or_else(|| volume::spec(canon))
+        .or_else(|| network::spec(canon))
 }
 
 async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Result<i32> {
@@ -118,14 +128,21 @@ async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Res
         "container" => container::run(cli, canon, m).await,
         "image" => image::run(cli, canon, m).await,
         "volume" => volume::run(cli, canon, m).await,
+        "network" => network::run(cli, canon, m).await,
         _ => system::run(cli, canon, m).await,
     }
 }
 
 fn unknown(path: &str, help_path: &str) -> i32 {
     let p = prog();
+    // Under a group docker shows the group's cobra `Use` line.
+    let usage = match help_path.trim_end() {
+        "" => String::new(),
+        "volume" => format!("Usage:  {p} volume COMMAND\n\n"),
+        g => format!("Usage:  {p} {g}\n\n"),
+    };
     eprintln!(
-        "{p}: unknown command: {p} {path}\n\nRun '{p} {help_path}--help' for more information"
+        "{p}: unknown command: {p} {path}\n\n{usage}Run '{p} {help_path}--help' for more information"
     );
     1
 }
@@ -144,7 +161,8 @@ pub async fn dispatch(cli: &Cli, words: &[String]) -> i32 {
     let first = words[0].as_str();
     let (canon, path, argv) = if let Some((g, about)) = GROUPS.iter().find(|g| g.0 == first) {
         let Some(sub) = words.get(1).map(String::as_str) else {
-            print!("{}", group_help(g, about));
+            // A bare group shows its help on stderr, as docker's ShowHelp(dockerCli.Err()).
+            eprint!("{}", group_help(g, about));
             return 0;
         };
         if sub == "--help" || sub == "-h" {

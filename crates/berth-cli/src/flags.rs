@@ -298,7 +298,7 @@ impl Spec {
     fn check_args(&self, n: usize) -> Result<(), String> {
         let (ok, what) = match self.args {
             Args::None => (n == 0, "no arguments".to_string()),
-            Args::Exact(k) => (n == k, format!("exactly {k} {}", plural(k))),
+            Args::Exact(k) => (n == k, format!("{k} {}", plural(k))),
             Args::Min(k) => (n >= k, format!("at least {k} {}", plural(k))),
             Args::Max(k) => (n <= k, format!("at most {k} {}", plural(k))),
             Args::Range(a, b) => (
@@ -343,13 +343,14 @@ impl Spec {
                 })
                 .collect();
             let w = left.iter().map(|s| s.len()).max().unwrap_or(0) + 3;
+            let cols = help_columns();
             out.push_str("\nOptions:\n");
             for (f, l) in flags.iter().zip(left) {
                 let mut h = f.help.to_string();
                 if !f.default.is_empty() {
                     h.push_str(&format!(" (default {})", f.default));
                 }
-                out.push_str(&format!("{l:w$}{h}\n"));
+                out.push_str(&format!("{l:w$}{}\n", wrap(w, cols, &h)));
             }
         }
         out
@@ -376,8 +377,15 @@ impl Spec {
                 125
             }
             ParseError::Args(msg) => {
+                // docker/cli's cli/required.go words the last line per arity
+                // ("SRun" is its typo for RequiresMaxArgs).
+                let see = match self.args {
+                    Args::Min(_) => "See",
+                    Args::Max(_) => "SRun",
+                    _ => "Run",
+                };
                 eprintln!(
-                    "{p}: {msg}\n\nUsage:  {}\n\nSee '{p} {} --help' for more information",
+                    "{p}: {msg}\n\nUsage:  {}\n\n{see} '{p} {} --help' for more information",
                     self.usage_line(),
                     self.path,
                     p = crate::prog()
@@ -386,6 +394,70 @@ impl Spec {
             }
         }
     }
+}
+
+/// docker wraps flag help to the width of the terminal on stdin (80 without one),
+/// less one column.
+fn help_columns() -> isize {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; failure leaves it unused.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0;
+    let width = if ok && ws.ws_col > 0 {
+        ws.ws_col as isize
+    } else {
+        80
+    };
+    width - 1
+}
+
+/// pflag's wrapN: splits `s` at the last blank within `i` bytes, going `slop`
+/// over when that takes the whole rest.
+fn wrap_n(i: usize, slop: usize, s: &str) -> (&str, &str) {
+    if i + slop > s.len() {
+        return (s, "");
+    }
+    let head = &s.as_bytes()[..i];
+    let Some(w) = head
+        .iter()
+        .rposition(|c| matches!(c, b' ' | b'\t' | b'\n'))
+        .filter(|w| *w > 0)
+    else {
+        return (s, "");
+    };
+    match head.iter().rposition(|c| *c == b'\n') {
+        Some(nl) if nl > 0 && nl < w => (&s[..nl], &s[nl + 1..]),
+        _ => (&s[..w], &s[w + 1..]),
+    }
+}
+
+/// pflag's wrap: `s` wrapped to `w` columns, continuation lines indented by `i`.
+fn wrap(i: usize, w: isize, s: &str) -> String {
+    let indent = |n: usize| format!("\n{}", " ".repeat(n));
+    if w == 0 {
+        return s.replace('\n', &indent(i));
+    }
+    let mut i = i;
+    let mut width = w - i as isize;
+    let mut out = String::new();
+    if width < 24 {
+        i = 16;
+        width = w - 16;
+        out.push_str(&indent(i));
+    }
+    if width < 24 {
+        return s.replace('\n', &out);
+    }
+    let slop = 5;
+    let width = (width - slop as isize) as usize;
+    let (first, mut rest) = wrap_n(width, slop, s);
+    out.push_str(&first.replace('\n', &indent(i)));
+    while !rest.is_empty() {
+        let (line, r) = wrap_n(width, slop, rest);
+        out.push_str(&indent(i));
+        out.push_str(&line.replace('\n', &indent(i)));
+        rest = r;
+    }
+    out
 }
 
 fn plural(k: usize) -> &'static str {
@@ -481,5 +553,19 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("      --network network"));
+    }
+
+    #[test]
+    fn help_wraps_like_pflag() {
+        // docker network create --help at 80 columns.
+        assert_eq!(
+            wrap(29, 79, "Auxiliary IPv4 or IPv6 addresses used by Network driver (default map[])"),
+            "Auxiliary IPv4 or IPv6 addresses used by\n                             Network driver (default map[])"
+        );
+        assert_eq!(
+            wrap(24, 79, "Format output using a custom template:\n'json':             Print in JSON format"),
+            "Format output using a custom template:\n                        'json':             Print in JSON format"
+        );
+        assert_eq!(wrap(10, 79, "short"), "short");
     }
 }

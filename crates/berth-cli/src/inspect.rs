@@ -1,4 +1,4 @@
-//! `inspect` and the typed `container|image|volume inspect`.
+//! `inspect` and the typed `container|image|volume|network inspect`.
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use crate::Cli;
 pub fn handles(canon: &str) -> bool {
     matches!(
         canon,
-        "inspect" | "container.inspect" | "image.inspect" | "volume.inspect"
+        "inspect" | "container.inspect" | "image.inspect" | "volume.inspect" | "network.inspect"
     )
 }
 
@@ -67,6 +67,15 @@ pub fn spec(canon: &str) -> Option<Spec> {
                 "volume inspect [OPTIONS] VOLUME [VOLUME...]",
                 "Display detailed information on one or more volumes",
                 vec![f()],
+            ),
+            "network.inspect" => Spec::new(
+                "network inspect",
+                "network inspect [OPTIONS] NETWORK [NETWORK...]",
+                "Display detailed information on one or more networks",
+                vec![
+                    f(),
+                    b("verbose", Some('v'), "Verbose output for diagnostics"),
+                ],
             ),
             _ => return None,
         }
@@ -140,18 +149,48 @@ pub fn reindent(raw: &[u8], base: usize) -> String {
     out
 }
 
-async fn fetch(cli: &Cli, kind: &str, name: &str, size: bool, platform: &str) -> Result<Bytes> {
+/// Go's json.Compact: insignificant whitespace removed, key order kept.
+fn compact_json(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let (mut in_str, mut esc) = (false, false);
+    for &c in raw {
+        if in_str {
+            out.push(c);
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            in_str = c == b'"';
+            out.push(c);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn fetch(cli: &Cli, kind: &str, name: &str, m: &Matches) -> Result<Bytes> {
+    let (size, platform) = (m.flag("size"), m.str("platform"));
     let path = match kind {
         "container" => query(
             &format!("/containers/{name}/json"),
             &[("size", if size { "1".into() } else { String::new() })],
         ),
-        "image" => query(
-            &format!("/images/{name}/json"),
-            &[("platform", platform.to_string())],
-        ),
+        "image" => query(&format!("/images/{name}/json"), &[("platform", platform)]),
         "volume" => format!("/volumes/{name}"),
-        "network" => format!("/networks/{name}"),
+        "network" => query(
+            &format!("/networks/{name}"),
+            &[(
+                "verbose",
+                if m.flag("verbose") {
+                    "true".into()
+                } else {
+                    String::new()
+                },
+            )],
+        ),
         other => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
     read_bytes(cli.client.get(&path).await?).await
@@ -162,6 +201,7 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         "container.inspect" => vec!["container"],
         "image.inspect" => vec!["image"],
         "volume.inspect" => vec!["volume"],
+        "network.inspect" => vec!["network"],
         _ => match m.value("type") {
             Some("") | None => vec!["container", "image", "volume", "network"],
             Some(t @ ("container" | "image" | "volume" | "network")) => vec![t],
@@ -183,7 +223,7 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         let mut hit = None;
         let mut last_err = None;
         for k in &kinds {
-            match fetch(cli, k, name, m.flag("size"), &m.str("platform")).await {
+            match fetch(cli, k, name, &m).await {
                 Ok(b) => {
                     hit = Some(b);
                     break;
@@ -212,6 +252,11 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         }
     }
     match tmpl {
+        // docker's jsonInspector: the daemon's raw objects, compacted, in one array.
+        Some(_) if format == "json" => {
+            let compact: Vec<String> = found.iter().map(|b| compact_json(b)).collect();
+            println!("[{}]", compact.join(","));
+        }
         None => {
             let joined: Vec<String> = found.iter().map(|b| reindent(b, 1)).collect();
             if joined.is_empty() {

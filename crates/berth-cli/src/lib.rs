@@ -16,6 +16,7 @@ mod image;
 mod info_fmt;
 mod inspect;
 mod logs;
+mod network;
 mod optparse;
 mod opts;
 mod ps;
@@ -112,6 +113,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Docker
   volume      Manage volumes
 

@@ -49,18 +49,21 @@ pub fn create_flags() -> Vec<Flag> {
         b("init", None, "Run an init inside the container that forwards signals and reaps processes"),
         b("interactive", Some('i'), "Keep STDIN open even if not attached"),
         v("ip", None, "string", "IPv4 address (e.g., 172.30.100.104)"),
+        v("ip6", None, "string", "IPv6 address (e.g., 2001:db8::33)"),
         v("ipc", None, "string", "IPC mode to use"),
         l("label", Some('l'), "list", "Set meta data on a container"),
         l("label-file", None, "list", "Read in a line delimited file of labels"),
         l("link", None, "list", "Add link to another container"),
+        l("link-local-ip", None, "list", "Container IPv4/IPv6 link-local addresses"),
         v("log-driver", None, "string", "Logging driver for the container"),
         l("log-opt", None, "list", "Log driver options"),
+        v("mac-address", None, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
         v("memory", Some('m'), "bytes", "Memory limit"),
         v("memory-reservation", None, "bytes", "Memory soft limit"),
         v("memory-swap", None, "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
         l("mount", None, "mount", "Attach a filesystem mount to the container"),
         v("name", None, "string", "Assign a name to the container"),
-        v("network", None, "network", "Connect a container to a network").alias(&["net"]),
+        l("network", None, "network", "Connect a container to a network").alias(&["net"]),
         l("network-alias", None, "list", "Add network-scoped alias for the container").alias(&["net-alias"]),
         b("no-healthcheck", None, "Disable any container-specified HEALTHCHECK"),
         b("oom-kill-disable", None, "Disable OOM Killer"),
@@ -157,6 +160,8 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
         .cloned()
         .ok_or("requires at least 1 argument")?;
     let cmd: Vec<String> = m.args[1..].to_vec();
+    // docker rejects bad --network/--link values while parsing flags, before anything else.
+    let networks = crate::network::parse_run_networks(m)?;
 
     let mut env = Vec::new();
     for f in m.list("env-file") {
@@ -272,7 +277,7 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
             .map_err(|e| format!("invalid argument {s:?} for \"--cpus\" flag: {e}"))?,
         None => 0,
     };
-    let network = m.value("network").unwrap_or("default").to_string();
+    let (network, endpoints) = crate::network::run_endpoints(m, networks)?;
 
     let healthcheck = if m.flag("no-healthcheck") {
         json!({"Test": ["NONE"]})
@@ -378,23 +383,13 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
         "Mounts": opt_list_v(mounts),
     });
 
-    let mut endpoint = Map::new();
-    let aliases = m.list("network-alias");
-    if !aliases.is_empty() {
-        endpoint.insert("Aliases".into(), strs(aliases));
-    }
-    if let Some(ip) = m.value("ip") {
-        endpoint.insert("IPAMConfig".into(), json!({"IPv4Address": ip}));
-    }
     let mut body = config;
     if let Some(o) = body.as_object_mut() {
         o.insert("HostConfig".into(), host);
-        let eps = if endpoint.is_empty() {
-            json!({})
-        } else {
-            json!({ (m.value("network").unwrap_or("default")): endpoint })
-        };
-        o.insert("NetworkingConfig".into(), json!({"EndpointsConfig": eps}));
+        o.insert(
+            "NetworkingConfig".into(),
+            json!({"EndpointsConfig": endpoints}),
+        );
     }
     let image = body["Image"].as_str().unwrap_or_default().to_string();
     Ok(CreateReq {

@@ -186,3 +186,104 @@ fn log_and_health() {
     assert_eq!(b["StopSignal"], "SIGINT");
     assert_eq!(b["StopTimeout"], 3);
 }
+
+fn endpoints(args: &str) -> Result<(Value, Value), String> {
+    let r = req(args, true)?;
+    Ok((
+        r.body["HostConfig"]["NetworkMode"].clone(),
+        r.body["NetworkingConfig"]["EndpointsConfig"].clone(),
+    ))
+}
+
+fn zero_endpoint() -> Value {
+    json!({
+        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+        "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "DNSNames": null,
+    })
+}
+
+#[test]
+fn networking_config_like_docker() {
+    // No --network: docker always sends a "default" endpoint.
+    let (mode, eps) = endpoints("busybox").unwrap();
+    assert_eq!(mode, "default");
+    assert_eq!(eps, json!({"default": zero_endpoint()}));
+    let (_, eps) = endpoints("--ip 10.0.0.2 busybox").unwrap();
+    assert_eq!(
+        eps["default"]["IPAMConfig"],
+        json!({"IPv4Address": "10.0.0.2"})
+    );
+    // One network without options: no endpoint settings at all.
+    let (mode, eps) = endpoints("--network mynet busybox").unwrap();
+    assert_eq!((mode, eps), (json!("mynet"), json!({})));
+    let (mode, eps) = endpoints("--net host busybox").unwrap();
+    assert_eq!((mode, eps), (json!("host"), json!({})));
+
+    let r = req("--network mynet --ip 10.0.0.2 --ip6 2001:db8::2 --mac-address 02:42:ac:11:00:02 --link-local-ip 169.254.0.5 --network-alias a --link l1:al busybox", true).unwrap();
+    assert_eq!(r.body["HostConfig"]["Links"], json!(["l1:al"]));
+    let ep = &r.body["NetworkingConfig"]["EndpointsConfig"]["mynet"];
+    assert_eq!(
+        ep["IPAMConfig"],
+        json!({"IPv4Address": "10.0.0.2", "IPv6Address": "2001:db8::2", "LinkLocalIPs": ["169.254.0.5"]})
+    );
+    assert_eq!(ep["Links"], json!(["l1:al"]));
+    assert_eq!(ep["Aliases"], json!(["a"]));
+    assert_eq!(ep["MacAddress"], "02:42:ac:11:00:02");
+
+    // On the default bridge a link stays a legacy link only.
+    let (_, eps) =
+        endpoints("--network bridge --link l1:al --mac-address 02:42:ac:11:00:02 busybox").unwrap();
+    assert_eq!(eps["bridge"]["Links"], Value::Null);
+    assert_eq!(eps["bridge"]["MacAddress"], "02:42:ac:11:00:02");
+
+    // docker 28's advanced syntax, and several networks.
+    let (mode, eps) = endpoints(
+        "--network name=mynet,alias=a1,alias=a2,ip=10.0.0.3,driver-opt=k=v,gw-priority=3 busybox",
+    )
+    .unwrap();
+    assert_eq!(mode, "mynet");
+    assert_eq!(eps["mynet"]["Aliases"], json!(["a1", "a2"]));
+    assert_eq!(eps["mynet"]["DriverOpts"], json!({"k": "v"}));
+    assert_eq!(eps["mynet"]["GwPriority"], 3);
+    let (mode, eps) = endpoints("--network mynet --network other busybox").unwrap();
+    assert_eq!(mode, "mynet");
+    assert_eq!(
+        eps,
+        json!({"mynet": zero_endpoint(), "other": zero_endpoint()})
+    );
+}
+
+#[test]
+fn networking_errors_like_docker() {
+    let e = |a: &str| req(a, true).unwrap_err();
+    assert_eq!(
+        e("--network-alias x busybox"),
+        "network-scoped aliases are only supported for user-defined networks"
+    );
+    assert_eq!(
+        e("--network host --network other busybox"),
+        "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+    );
+    assert_eq!(
+        e("--network mynet --network mynet busybox"),
+        "network \"mynet\" is specified multiple times"
+    );
+    assert_eq!(
+        e("--network name=n,bogus=1 busybox"),
+        "invalid argument \"name=n,bogus=1\" for \"--network\" flag: invalid field key bogus"
+    );
+    assert_eq!(
+        e("--mac-address zz busybox"),
+        "zz is not a valid mac address"
+    );
+    assert_eq!(
+        e("--network name=n,alias=a --network-alias b busybox"),
+        "conflicting options: cannot specify both --network-alias and per-network alias"
+    );
+    assert_eq!(
+        e("--link a:b:c busybox"),
+        "invalid argument \"a:b:c\" for \"--link\" flag: bad format for links: a:b:c"
+    );
+}

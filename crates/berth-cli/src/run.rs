@@ -111,6 +111,18 @@ pub async fn run(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> Result<i32>
         }
         let msg = e.to_string();
         let code = if e.downcast_ref::<OptionError>().is_some() {
+            // A value pflag itself rejects is reported with the usage line.
+            if msg.starts_with("invalid argument ") {
+                return status(
+                    125,
+                    format!(
+                        "{msg}\n\nUsage:  {}\n\nRun '{} {} --help' for more information",
+                        spec.usage_line(),
+                        prog(),
+                        spec.path
+                    ),
+                );
+            }
             125
         } else if canon == "container.create" {
             // docker create returns other failures as they are: printed plainly, 1.

@@ -24,6 +24,51 @@ pub struct Config {
     /// `-s/--storage-driver`: `overlay2` (default, `vfs` where overlay cannot be mounted)
     /// or `vfs` (copies).
     pub storage_driver: Option<String>,
+    /// The bridge driver's daemon-wide settings.
+    pub network: NetworkConfig,
+}
+
+/// dockerd's networking flags (`--bridge`, `--bip`, ...).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// `--bridge`: the default network's bridge; `none` disables the default network.
+    pub bridge: String,
+    /// `--bip`: the default bridge's address and prefix, e.g. `172.17.0.1/16`.
+    pub bip: Option<String>,
+    /// `--fixed-cidr`: the part of the default subnet containers get addresses from.
+    pub fixed_cidr: Option<String>,
+    /// `--default-address-pool base=...,size=...`: where networks without `--subnet` get one.
+    pub default_address_pools: Vec<String>,
+    /// `--ip-forward`: turn on the kernel's forwarding.
+    pub ip_forward: bool,
+    /// `--iptables`: manage the firewall (berth's nftables table).
+    pub iptables: bool,
+    /// `--mtu` of the default bridge's links.
+    pub mtu: Option<u32>,
+    /// `--userland-proxy`: a proxy for connections to published ports on 127.0.0.1. Off,
+    /// loopback is also handled by the kernel's DNAT (route_localnet on the bridges).
+    pub userland_proxy: bool,
+    /// `--icc`: containers on the default bridge may talk to each other.
+    pub icc: bool,
+    /// `--ip`: the host address published ports bind to by default.
+    pub default_bind_ip: String,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            bridge: "berth0".into(),
+            bip: None,
+            fixed_cidr: None,
+            default_address_pools: Vec::new(),
+            ip_forward: true,
+            iptables: true,
+            mtu: None,
+            userland_proxy: false,
+            icc: true,
+            default_bind_ip: "0.0.0.0".into(),
+        }
+    }
 }
 
 /// Server-side TLS settings of a `tcp://` host.
@@ -51,6 +96,7 @@ impl Default for Config {
             berth_exe: PathBuf::from("/proc/self/exe"),
             debug: false,
             storage_driver: None,
+            network: NetworkConfig::default(),
         }
     }
 }

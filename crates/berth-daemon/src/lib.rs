@@ -7,6 +7,7 @@ pub mod config;
 pub mod container;
 pub mod events;
 pub mod images;
+pub mod network;
 pub mod store;
 pub mod volumes;
 
@@ -14,22 +15,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_image::ImageStore;
-pub use config::{Config, TlsConfig};
+pub use config::{Config, NetworkConfig, TlsConfig};
 use container::exec::Execs;
 use container::{Container, Containers};
 use events::EventBus;
-use store::ContainerTable;
+use store::JsonTable;
 use volumes::Volumes;
 
 /// The daemon's state, shared by every request handler.
 pub struct Daemon {
     pub config: Config,
     pub events: EventBus,
-    table: ContainerTable,
+    table: JsonTable,
     pub containers: Containers,
     pub execs: Execs,
     pub images: ImageStore,
     pub volumes: Volumes,
+    pub networks: network::Networks,
     /// Serialises the name check and the record write of `create`.
     create_lock: tokio::sync::Mutex<()>,
     driver: &'static str,
@@ -48,6 +50,8 @@ pub enum DaemonError {
     Db { path: PathBuf, message: String },
     #[error("{0}")]
     Store(#[from] store::StoreError),
+    #[error("networks: {0}")]
+    Network(String),
     #[error("image store: {0}")]
     Images(#[from] berth_image::ImageError),
 }
@@ -71,7 +75,12 @@ impl Daemon {
             message: e.to_string(),
         })?;
         let db = Arc::new(db);
-        let table = ContainerTable::open(db.clone())?;
+        let table = JsonTable::open(db.clone(), store::CONTAINERS)?;
+        let networks = network::Networks::open(
+            JsonTable::open(db.clone(), store::NETWORKS)?,
+            config.network.clone(),
+            &config.exec_root,
+        )?;
         let images = ImageStore::open(&config.data_root, db)?;
         let volumes = Volumes::open(&config.data_root).map_err(|source| DaemonError::Dir {
             path: config.data_root.join("volumes"),
@@ -94,11 +103,17 @@ impl Daemon {
             execs: Execs::default(),
             images,
             volumes,
+            networks,
             create_lock: tokio::sync::Mutex::new(()),
             id,
             started: std::time::Instant::now(),
         });
+        daemon.init_dns();
+        daemon
+            .init_networks()
+            .map_err(|e| DaemonError::Network(e.message))?;
         daemon.recover().await;
+        daemon.recover_networks().await;
         Ok(daemon)
     }
 

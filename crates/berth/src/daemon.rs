@@ -52,6 +52,43 @@ pub struct DaemonArgs {
     /// Path to TLS key file
     #[arg(long, value_name = "string")]
     pub tlskey: Option<PathBuf>,
+    /// Attach containers to a network bridge
+    #[arg(short = 'b', long, value_name = "string")]
+    pub bridge: Option<String>,
+    /// Specify network bridge IP
+    #[arg(long, value_name = "string")]
+    pub bip: Option<String>,
+    /// IPv4 subnet for fixed IPs
+    #[arg(long, value_name = "string")]
+    pub fixed_cidr: Option<String>,
+    /// Default address pools for node specific local networks
+    #[arg(long = "default-address-pool", value_name = "pool-options")]
+    pub default_address_pool: Vec<String>,
+    /// Enable net.ipv4.ip_forward (default true)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ip_forward: Option<bool>,
+    /// Enable addition of firewall rules (default true)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub iptables: Option<bool>,
+    /// Set the containers network MTU (default 1500)
+    #[arg(long, value_name = "int")]
+    pub mtu: Option<u32>,
+    /// Use userland proxy for loopback traffic (default false: the kernel's DNAT)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub userland_proxy: Option<bool>,
+    /// Enable inter-container communication (default true)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub icc: Option<bool>,
+    /// Default IP when binding container ports (default 0.0.0.0)
+    #[arg(long, value_name = "ip")]
+    pub ip: Option<String>,
+}
+
+/// An entry of daemon.json's `default-address-pools`.
+#[derive(Debug, Deserialize)]
+struct AddressPoolEntry {
+    base: String,
+    size: u8,
 }
 
 /// The daemon.json keys berth reads (dockerd's names).
@@ -71,6 +108,16 @@ struct FileConfig {
     tlscacert: Option<PathBuf>,
     tlscert: Option<PathBuf>,
     tlskey: Option<PathBuf>,
+    bridge: Option<String>,
+    bip: Option<String>,
+    fixed_cidr: Option<String>,
+    default_address_pools: Option<Vec<AddressPoolEntry>>,
+    ip_forward: Option<bool>,
+    iptables: Option<bool>,
+    mtu: Option<u32>,
+    userland_proxy: Option<bool>,
+    icc: Option<bool>,
+    ip: Option<String>,
 }
 
 fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
@@ -120,6 +167,23 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let tlskey = pick!(args.tlskey, file.tlskey, "tlskey");
     let tls_flag = pick!(args.tls, file.tls, "tls");
     let tlsverify_flag = pick!(args.tlsverify, file.tlsverify, "tlsverify");
+    let bridge = pick!(args.bridge, file.bridge, "bridge");
+    let bip = pick!(args.bip, file.bip, "bip");
+    let fixed_cidr = pick!(args.fixed_cidr, file.fixed_cidr, "fixed-cidr");
+    let pools = pick!(
+        (!args.default_address_pool.is_empty()).then_some(args.default_address_pool),
+        file.default_address_pools.map(|p| p
+            .into_iter()
+            .map(|e| format!("base={},size={}", e.base, e.size))
+            .collect()),
+        "default-address-pools"
+    );
+    let ip_forward = pick!(args.ip_forward, file.ip_forward, "ip-forward");
+    let iptables = pick!(args.iptables, file.iptables, "iptables");
+    let mtu = pick!(args.mtu, file.mtu, "mtu");
+    let userland_proxy = pick!(args.userland_proxy, file.userland_proxy, "userland-proxy");
+    let icc = pick!(args.icc, file.icc, "icc");
+    let bind_ip = pick!(args.ip, file.ip, "ip");
     if !conflicts.is_empty() {
         bail!(
             "unable to configure the daemon: the following directives are specified both as a flag and in the configuration file: {}",
@@ -152,6 +216,27 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         };
     }
     config.debug = debug;
+    let net = &mut config.network;
+    if let Some(b) = bridge {
+        if b.is_empty() || b.len() > 15 || b.contains(['/', ' ', '"']) {
+            bail!("invalid bridge name: {b:?}");
+        }
+        net.bridge = b;
+    }
+    if bip.is_some() && fixed_cidr.is_some() && net.bridge == "none" {
+        bail!("You specified -b & --bip, mutually exclusive options. Please specify only one");
+    }
+    net.bip = bip;
+    net.fixed_cidr = fixed_cidr;
+    net.default_address_pools = pools.unwrap_or_default();
+    net.ip_forward = ip_forward.unwrap_or(true);
+    net.iptables = iptables.unwrap_or(true);
+    net.mtu = mtu;
+    net.userland_proxy = userland_proxy.unwrap_or(false);
+    net.icc = icc.unwrap_or(true);
+    if let Some(ip) = bind_ip {
+        net.default_bind_ip = ip;
+    }
     match storage_driver.as_deref() {
         None | Some("overlay2") | Some("overlay") | Some("vfs") => {
             config.storage_driver = storage_driver.map(|d| {
@@ -290,7 +375,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         std::fs::write(p, std::process::id().to_string())
             .with_context(|| format!("write pidfile {}", p.display()))?;
     }
-    let router = api::router(daemon);
+    let router = api::router(daemon.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for b in bound {
         tasks.spawn(api::serve(b, router.clone()));
@@ -303,6 +388,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(r) = tasks.join_next() => { r??; }
     }
     tracing::info!("daemon shutting down; containers keep running");
+    daemon.shutdown_networks();
     for h in &hosts {
         if let Some(p) = h.strip_prefix("unix://") {
             let _ = std::fs::remove_file(p);

@@ -114,9 +114,10 @@ fn isolation_and_generated_files() {
     assert!(exec("grep CapEff /proc/self/status")
         .1
         .contains("00000000a80425fb"));
-    // PID 1 is the container's process; only loopback in its own network namespace.
+    // PID 1 is the container's process; loopback and its bridge endpoint in its own
+    // network namespace.
     assert_eq!(exec("cat /proc/1/comm").1, "sleep\n");
-    assert_eq!(exec("ls /sys/class/net").1, "lo\n");
+    assert_eq!(exec("ls /sys/class/net").1, "eth0\nlo\n");
     // Masked and read-only kernel paths.
     assert_eq!(exec("wc -c < /proc/timer_list").1.trim(), "0");
     assert_ne!(exec("echo 1 > /proc/sys/kernel/domainname").0, 0);

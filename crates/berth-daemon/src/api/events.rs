@@ -23,16 +23,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
         .route("/system/df", get(df))
-        .route("/networks/prune", axum::routing::post(networks_prune))
         .route("/build/prune", axum::routing::post(build_prune))
 }
 
-/// `docker system prune` asks these too. berth has no user-defined networks and no build
-/// cache yet (networking and build issues), so there is nothing to delete.
-async fn networks_prune() -> Json<Value> {
-    Json(json!({"NetworksDeleted": null}))
-}
-
+/// `docker system prune` asks this too. berth has no build cache yet (build issue), so
+/// there is nothing to delete.
 async fn build_prune() -> Json<Value> {
     Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0}))
 }

@@ -10,6 +10,7 @@ mod filters;
 mod images;
 mod io;
 mod listen;
+mod networks;
 mod system;
 mod tls;
 mod volumes;
@@ -73,6 +74,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .merge(exec::routes())
         .merge(images::routes())
         .merge(volumes::routes())
+        .merge(networks::routes())
         .with_state(daemon);
     // Middleware on a router runs after route matching, so the version prefix is stripped by an
     // outer router whose only job is to hand the rewritten request to the real one.

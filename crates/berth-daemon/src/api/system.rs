@@ -132,7 +132,7 @@ async fn info(State(d): State<AppState>, _q: Query<NoQuery>) -> Json<serde_json:
         "Images": images,
         "Driver": d.storage_driver(),
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-        "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Authorization": null,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "ipvlan", "macvlan", "null"], "Authorization": null,
                     "Log": ["json-file"]},
         "MemoryLimit": true,
         "SwapLimit": true,

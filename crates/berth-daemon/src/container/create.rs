@@ -9,20 +9,9 @@ use serde_json::{json, Map, Value};
 use super::files;
 use super::names::{random_name, valid_name};
 use super::record::{MountPoint, Record, State};
-use super::{now, Container};
+use super::{now, str_list, Container};
 use crate::volumes::parse_mounts;
 use crate::Daemon;
-
-fn str_list(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) if !s.is_empty() => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
 
 fn env_key(e: &str) -> &str {
     e.split_once('=').map_or(e, |(k, _)| k)
@@ -171,7 +160,7 @@ impl Daemon {
             Some(Value::Null) | None => Map::new(),
             Some(_) => return Err(ApiError::invalid("HostConfig must be an object")),
         };
-        config.remove("NetworkingConfig");
+        let networking = config.remove("NetworkingConfig").unwrap_or(Value::Null);
         let image_name = config
             .get("Image")
             .and_then(Value::as_str)
@@ -211,6 +200,21 @@ impl Daemon {
         // The host config is checked first, as dockerd does.
         self.check_modes(&host_config)?;
         host_config_defaults(&mut host_config);
+        let mode = host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let networks = self
+            .initial_endpoints(
+                &mode,
+                &networking["EndpointsConfig"],
+                config.get("MacAddress").and_then(Value::as_str),
+            )
+            .map_err(|e| match e.kind {
+                berth_api::ErrorKind::NotFound => ApiError::invalid(e.message),
+                _ => e,
+            })?;
         let mut args: Vec<String> = str_list(&config["Entrypoint"]);
         args.extend(str_list(&config["Cmd"]));
         if args.is_empty() {
@@ -283,6 +287,9 @@ impl Daemon {
             exec_ids: Vec::new(),
             has_been_manually_stopped: false,
             layers,
+            networks,
+            ports: Vec::new(),
+            port_target: None,
         };
         if let Err(e) = self.table.put(&id, &record) {
             let _ = berth_image::rootfs::remove(&dir);
@@ -331,7 +338,12 @@ impl Daemon {
                 let target = &other["container:".len()..];
                 self.containers.find(target)?;
             }
-            other => return Err(ApiError::invalid(format!("network {other} not found"))),
+            // 400, not 404: on a 404 the docker CLI would try to pull the image.
+            other => {
+                self.networks
+                    .find(other)
+                    .map_err(|e| ApiError::invalid(e.message))?;
+            }
         }
         for key in ["PidMode", "IpcMode"] {
             if let Some(target) = hc
@@ -359,7 +371,7 @@ impl Daemon {
         self.mount_rootfs(id, image_id)?;
         let strs = |k: &str| str_list(hc.get(k).unwrap_or(&Value::Null));
         files::write_hostname(&dir, hostname).map_err(io)?;
-        files::write_hosts(&dir, hostname, &strs("ExtraHosts")).map_err(io)?;
+        files::write_hosts(&dir, &strs("ExtraHosts"), &[]).map_err(io)?;
         let host_net = hc.get("NetworkMode").and_then(Value::as_str) == Some("host");
         files::write_resolv_conf(
             &dir,

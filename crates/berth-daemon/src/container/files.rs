@@ -7,8 +7,9 @@ pub fn write_hostname(dir: &Path, hostname: &str) -> std::io::Result<()> {
     std::fs::write(dir.join("hostname"), format!("{hostname}\n"))
 }
 
-/// `/etc/hosts` as docker writes it for a container without a bridge address.
-pub fn write_hosts(dir: &Path, hostname: &str, extra: &[String]) -> std::io::Result<()> {
+/// `/etc/hosts` as docker writes it: localhost, `--add-host` entries, then `own` lines
+/// (`ip\tnames`: links and the container's own addresses).
+pub fn write_hosts(dir: &Path, extra: &[String], own: &[String]) -> std::io::Result<()> {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
@@ -20,7 +21,10 @@ pub fn write_hosts(dir: &Path, hostname: &str, extra: &[String]) -> std::io::Res
             s.push_str(&format!("{ip}\t{name}\n"));
         }
     }
-    let _ = hostname;
+    for line in own {
+        s.push_str(line);
+        s.push('\n');
+    }
     std::fs::write(dir.join("hosts"), s)
 }
 
@@ -68,6 +72,35 @@ pub fn write_resolv_conf(
     if !options.is_empty() {
         lines.push(format!("options {}", options.join(" ")));
     }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(dir.join("resolv.conf"), text)
+}
+
+/// resolv.conf of a container on a user-defined network: the embedded DNS server at
+/// 127.0.0.11 (it forwards to the host's resolvers), the host's search domains, `ndots:0`.
+pub fn write_resolv_conf_internal(
+    dir: &Path,
+    search: &[String],
+    options: &[String],
+) -> std::io::Result<()> {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut lines = vec!["nameserver 127.0.0.11".to_string()];
+    if search.is_empty() {
+        lines.extend(
+            host.lines()
+                .filter(|l| l.trim_start().starts_with("search"))
+                .map(String::from),
+        );
+    } else {
+        lines.push(format!("search {}", search.join(" ")));
+    }
+    let mut opts = vec!["ndots:0".to_string()];
+    opts.extend(options.iter().filter(|o| !o.starts_with("ndots:")).cloned());
+    if let Some(n) = options.iter().find(|o| o.starts_with("ndots:")) {
+        opts[0] = n.clone();
+    }
+    lines.push(format!("options {}", opts.join(" ")));
     let mut text = lines.join("\n");
     text.push('\n');
     std::fs::write(dir.join("resolv.conf"), text)

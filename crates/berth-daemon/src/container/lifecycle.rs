@@ -85,6 +85,17 @@ impl Daemon {
         }
         let record = c.record();
         self.mount_rootfs(&c.id, &record.image_id)?;
+        self.network_up(c).await?;
+        let launched = self.launch(c).await;
+        if launched.is_err() {
+            self.network_down(c).await;
+        }
+        launched
+    }
+
+    /// The process of a start, once the root filesystem and the network are ready.
+    async fn launch(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
+        let record = c.record();
         let spec = self.container_spec(&record)?;
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let _ = std::fs::remove_dir_all(&state);
@@ -198,6 +209,7 @@ impl Daemon {
         });
         self.persist(c);
         let _ = std::fs::remove_dir_all(shim::state_dir(&self.config.exec_root, &c.id));
+        self.network_down(c).await;
         self.container_event(c, "die", &[("exitCode", code.to_string())]);
         c.exit.send_modify(|e| {
             e.exits += 1;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use berth_api::ApiError;
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use super::record::{Record, ZERO_TIME};
 use crate::Daemon;
@@ -75,18 +76,70 @@ pub fn status_text(r: &Record) -> String {
     )
 }
 
+/// `NetworkSettings.Networks`: the endpoints (without berth's own fields), or the mode's
+/// pseudo-network for host and none.
 fn networks(r: &Record) -> Value {
     let mode = r.host_config["NetworkMode"].as_str().unwrap_or("default");
-    let name = match mode {
-        "default" | "" => "bridge",
-        m if m.starts_with("container:") => return json!({}),
-        m => m,
-    };
-    json!({ name: {
-        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "",
-        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
-    }})
+    if mode.starts_with("container:") {
+        return json!({});
+    }
+    let mut out = serde_json::Map::new();
+    for (name, ep) in &r.networks {
+        let mut v = serde_json::to_value(ep).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !k.starts_with("berth."));
+        }
+        out.insert(name.clone(), v);
+    }
+    if out.is_empty() && matches!(mode, "host" | "none") {
+        out.insert(
+            mode.to_string(),
+            serde_json::to_value(crate::network::Endpoint::default())
+                .map(|mut v| {
+                    if let Some(o) = v.as_object_mut() {
+                        o.retain(|k, _| !k.starts_with("berth."));
+                    }
+                    v
+                })
+                .unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(out)
+}
+
+/// `Ports` of a `ps` row: published bindings, then exposed-only ports.
+fn port_summary(r: &Record) -> Value {
+    let mut out = Vec::new();
+    for (key, b) in &r.ports {
+        if let Ok((port, proto)) = crate::network::ports::parse_key(key) {
+            out.push(json!({"IP": b.host_ip, "PrivatePort": port,
+                "PublicPort": b.host_port.parse::<u16>().unwrap_or(0), "Type": proto}));
+        }
+    }
+    if let Some(exposed) = r.config["ExposedPorts"].as_object() {
+        for key in exposed.keys() {
+            if let Ok((port, proto)) = crate::network::ports::parse_key(key) {
+                let published = r.ports.iter().any(|(k, _)| *k == format!("{port}/{proto}"));
+                if !published {
+                    out.push(json!({"PrivatePort": port, "Type": proto}));
+                }
+            }
+        }
+    }
+    Value::Array(out)
+}
+
+/// The top-level address fields of `NetworkSettings` (the default bridge's, as docker).
+fn default_bridge_fields(r: &Record) -> (String, String, u8, String) {
+    match r.networks.get("bridge") {
+        Some(ep) => (
+            ep.endpoint_id.clone(),
+            ep.ip_address.clone(),
+            ep.ip_prefix_len,
+            ep.gateway.clone(),
+        ),
+        None => Default::default(),
+    }
 }
 
 impl Daemon {
@@ -100,7 +153,7 @@ impl Daemon {
             "ImageID": r.image_id,
             "Command": r.command(),
             "Created": created,
-            "Ports": [],
+            "Ports": port_summary(r),
             "Labels": r.labels(),
             "State": r.state.status,
             "Status": status_text(r),
@@ -234,7 +287,11 @@ impl Daemon {
             })
             && any("network", &|v| {
                 let mode = r.host_config["NetworkMode"].as_str().unwrap_or("");
-                mode == v || (v == "bridge" && mode == "default")
+                mode == v
+                    || (v == "bridge" && mode == "default")
+                    || r.networks.iter().any(|(name, e)| {
+                        name == v || (!v.is_empty() && e.network_id.starts_with(v))
+                    })
             })
     }
 
@@ -256,6 +313,7 @@ impl Daemon {
         if state["Error"].is_null() {
             state["Error"] = json!("");
         }
+        let (endpoint_id, ip, prefix, gateway) = default_bridge_fields(&r);
         let mut v = json!({
             "Id": r.id,
             "Created": r.created,
@@ -288,14 +346,22 @@ impl Daemon {
                 "Bridge": "", "SandboxID": "", "SandboxKey": "",
                 "Ports": {}, "HairpinMode": false, "LinkLocalIPv6Address": "",
                 "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": null,
-                "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "",
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-                "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+                "SecondaryIPv6Addresses": null, "EndpointID": endpoint_id, "Gateway": gateway,
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": ip,
+                "IPPrefixLen": prefix, "IPv6Gateway": "",
+                "MacAddress": r.networks.get("bridge").map(|e| e.mac_address.clone()).unwrap_or_default(),
                 "Networks": networks(&r)
             }
         });
         if r.state.running {
-            v["NetworkSettings"]["SandboxKey"] = json!(format!("/proc/{}/ns/net", r.state.pid));
+            let key = self
+                .sandbox_path(&r.id)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("/proc/{}/ns/net", r.state.pid));
+            v["NetworkSettings"]["SandboxKey"] = json!(key);
+            v["NetworkSettings"]["SandboxID"] =
+                json!(hex::encode(sha2::Sha256::digest(r.id.as_bytes())));
+            v["NetworkSettings"]["Ports"] = crate::network::ports::settings(&r.config, &r.ports);
         }
         if size {
             let rw = dir_size(&dir.join("diff"));

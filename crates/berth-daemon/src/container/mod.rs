@@ -4,7 +4,7 @@
 pub mod attach;
 mod create;
 pub mod exec;
-mod files;
+pub(crate) mod files;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
@@ -193,6 +193,19 @@ impl Containers {
             .values()
             .find(|c| c.name() == name)
             .map(|c| c.id.clone())
+    }
+}
+
+/// A JSON list of strings (a lone string counts as a list of one, as dockerd reads
+/// `Cmd`-like fields).
+pub fn str_list(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+        serde_json::Value::String(s) if !s.is_empty() => vec![s.clone()],
+        _ => Vec::new(),
     }
 }
 

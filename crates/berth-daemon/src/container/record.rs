@@ -84,6 +84,15 @@ pub struct Record {
     /// The image's layer directories, top-most first, held for this container.
     #[serde(default)]
     pub layers: Vec<String>,
+    /// Its endpoints by network name (`NetworkSettings.Networks`).
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, crate::network::Endpoint>,
+    /// Published ports while running: (`80/tcp`, binding).
+    #[serde(default)]
+    pub ports: Vec<(String, crate::network::ports::PortBinding)>,
+    /// The address and bridge published ports lead to while running.
+    #[serde(default)]
+    pub port_target: Option<(String, String)>,
 }
 
 impl Record {

@@ -12,15 +12,7 @@ use crate::Daemon;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-fn strs(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use super::str_list as strs;
 
 /// Looks a user up in the container's `/etc/passwd` and `/etc/group`, as docker does:
 /// `name`, `uid`, `name:group`, `uid:gid`. Returns (uid, gid, supplementary gids).
@@ -170,7 +162,10 @@ impl Daemon {
         let mode = |k: &str| hc[k].as_str().unwrap_or("").to_string();
         let net_mode = mode("NetworkMode");
         let namespaces = Namespaces {
-            net: self.namespace(&net_mode, "net")?,
+            net: match self.sandbox_path(&r.id) {
+                Some(path) => Namespace::Join(path),
+                None => self.namespace(&net_mode, "net")?,
+            },
             pid: self.namespace(&mode("PidMode"), "pid")?,
             ipc: self.namespace(&mode("IpcMode"), "ipc")?,
             uts: if mode("UTSMode") == "host" {

@@ -14,6 +14,15 @@ pub struct TestDaemon {
     pub dir: PathBuf,
     pub sock: PathBuf,
     pub cgroup_parent: String,
+    /// The default network's bridge, of this daemon only (its nftables table is
+    /// `berth-<bridge>`).
+    pub bridge: String,
+    /// The default bridge's subnet, e.g. `10.201.4.0/24`.
+    pub subnet: String,
+    /// Where networks created without `--subnet` get theirs (/28s).
+    pub pool: String,
+    /// Networking flags given at every (re)start, unless the test gives its own.
+    net_args: Vec<String>,
     child: Option<Child>,
     _tmp: tempfile::TempDir,
 }
@@ -36,10 +45,27 @@ impl TestDaemon {
         let dir = tmp.path().to_path_buf();
         let tag: u32 = std::process::id() ^ (Instant::now().elapsed().subsec_nanos());
         let cgroup_parent = format!("/berth-test-{}-{:x}", std::process::id(), tag ^ rand_u32());
+        // Subnets of this daemon only: 10.X.(2k).0/24 for the default bridge, 10.X.(2k+1).0/24
+        // cut in /28s for new networks (X by process, k by daemon).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 128;
+        let x = 150 + std::process::id() % 100;
+        let bridge = format!("bt{:x}", rand_u32() & 0xff_ffff);
+        let subnet = format!("10.{x}.{}.0/24", 2 * k);
+        let pool = format!("10.{x}.{}.0/24", 2 * k + 1);
+        let net_args = vec![
+            format!("--bridge={bridge}"),
+            format!("--bip=10.{x}.{}.1/24", 2 * k),
+            format!("--default-address-pool=base={pool},size=28"),
+        ];
         let mut d = TestDaemon {
             sock: dir.join("berth.sock"),
             dir,
             cgroup_parent,
+            bridge,
+            subnet,
+            pool,
+            net_args,
             child: None,
             _tmp: tmp,
         };
@@ -48,6 +74,8 @@ impl TestDaemon {
     }
 
     fn spawn(&mut self, extra: &[&str]) {
+        let extra: Vec<&str> = extra.to_vec();
+        let extra = extra.as_slice();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -70,6 +98,10 @@ impl TestDaemon {
             .arg(&self.cgroup_parent)
             .arg("--config-file")
             .arg(&config_file)
+            .args(self.net_args.iter().filter(|a| {
+                let flag = a.split('=').next().unwrap_or("");
+                !extra.iter().any(|e| e.split('=').next() == Some(flag))
+            }))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -192,12 +224,75 @@ impl TestDaemon {
     }
 }
 
+impl TestDaemon {
+    /// The links of this daemon's networks (default bridge and `br-<id>` bridges).
+    pub fn network_links(&self) -> Vec<String> {
+        let mut links = vec![self.bridge.clone()];
+        let (status, _, body) = self.http("GET", "/networks", None);
+        if status == 200 {
+            let nets: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            for n in nets.as_array().into_iter().flatten() {
+                if n["Driver"] == "bridge" && n["Name"] != "bridge" {
+                    let id = n["Id"].as_str().unwrap_or("");
+                    let name = n["Options"]["com.docker.network.bridge.name"]
+                        .as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("br-{}", &id[..12.min(id.len())]));
+                    links.push(name);
+                }
+            }
+        }
+        links
+    }
+
+    /// The daemon's nftables table.
+    pub fn nft_table(&self) -> String {
+        format!("berth-{}", self.bridge)
+    }
+}
+
+/// Links, nftables tables and accept rules that name one of `links` or `table`: what a
+/// test asserts is empty after its daemon is gone.
+pub fn network_leftovers(links: &[String], table: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in links {
+        if Path::new("/sys/class/net").join(l).exists() {
+            out.push(format!("link {l}"));
+        }
+    }
+    let ruleset = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if ruleset.contains(&format!("table inet {table} ")) {
+        out.push(format!("nftables table {table}"));
+    }
+    if ruleset.contains(&format!("\"berth:{table}\"")) {
+        out.push(format!("accept rules of {table}"));
+    }
+    out
+}
+
 impl Drop for TestDaemon {
     fn drop(&mut self) {
+        let links = if self.child.is_some() {
+            self.network_links()
+        } else {
+            vec![self.bridge.clone()]
+        };
         self.stop();
         kill_cgroup_members(&self.cgroup_parent);
         unmount_under(&self.dir);
         remove_cgroups(&self.cgroup_parent);
+        // What a daemon stopped with containers running keeps (a test that failed).
+        for l in &links {
+            let _ = Command::new("ip")
+                .args(["link", "del", l])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = berth_network::firewall::Firewall::new(&self.nft_table()).remove();
     }
 }
 
