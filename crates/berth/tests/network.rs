@@ -708,6 +708,45 @@ fn hosts_links_and_dns_options() {
     let gw = d.subnet.replace(".0/24", ".1");
     assert!(out.contains(&format!("{gw}\tgw")), "{out}");
     assert!(out.contains("search example.test"), "{out}");
+    // Docker's link environment.
+    let o = d.docker(&["run", "--rm", "--link", "db:database", "busybox", "env"]);
+    let env = stdout(&o);
+    assert!(env.contains("DATABASE_NAME=/"), "{env}");
+    // A --link to a container that is not running is refused at start.
+    run_ok(&d, &["create", "--name", "gone", "busybox", "true"]);
+    let o = d.docker(&["run", "--rm", "--link", "gone", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("Cannot link to a non running container"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["run", "--rm", "--link", "nope:x", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    // On a user network --dns goes behind the embedded server: names still resolve.
+    run_ok(&d, &["network", "create", "named"]);
+    web(&d, "svc", &["--network", "named"]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "named",
+        "--dns",
+        "10.255.0.1",
+        "--dns-option",
+        "ndots:2",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; ping -c1 -W2 svc >/dev/null && echo ok",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("nameserver 127.0.0.11") && out.contains("ndots:2"),
+        "{out}"
+    );
+    assert!(out.ends_with("ok\n"), "{out}{}", stderr(&o));
+    run_ok(&d, &["rm", "-f", "svc", "gone"]);
     // The container's own address and hostname.
     let o = d.docker(&[
         "run",
@@ -789,5 +828,53 @@ fn macvlan_on_a_parent_link_the_test_made() {
             .exists(),
         "parent kept"
     );
+    assert_clean_after(d);
+}
+
+#[test]
+fn ipv6_user_network() {
+    let d = started();
+    let r = common::rand_u32();
+    let subnet = format!(
+        "fd{:02x}:{:x}:{:x}::/64",
+        r & 0xff,
+        (r >> 8) & 0xffff,
+        r >> 24
+    );
+    run_ok(
+        &d,
+        &["network", "create", "--ipv6", "--subnet", &subnet, "six"],
+    );
+    web(&d, "s6", &["--network", "six"]);
+    let v6 = inspect(
+        &d,
+        "s6",
+        "{{.NetworkSettings.Networks.six.GlobalIPv6Address}}",
+    );
+    assert!(
+        v6.starts_with(&subnet[..subnet.len() - 5]),
+        "{v6} in {subnet}"
+    );
+    let o = sh(
+        &d,
+        "six",
+        "ping6 -c1 -W2 s6 >/dev/null && nslookup -type=AAAA s6 127.0.0.11",
+    );
+    assert_ok(&o, "ping6 by name");
+    assert!(stdout(&o).contains(&v6), "{}", stdout(&o));
+    // Without a subnet, --ipv6 gets a ULA /64 of its own.
+    run_ok(&d, &["network", "create", "--ipv6", "auto6"]);
+    let cfg = run_ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            "auto6",
+        ],
+    );
+    assert!(cfg.contains("::/64"), "{cfg}");
+    run_ok(&d, &["rm", "-f", "s6"]);
     assert_clean_after(d);
 }

@@ -31,8 +31,20 @@ async fn list(State(d): State<AppState>, Query(q): Q) -> HttpResult<Json<Vec<Val
     Ok(Json(d.list_networks(&filters)?))
 }
 
-async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult<Json<Value>> {
-    Ok(Json(d.inspect_network(&id)?))
+async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> HttpResult<Json<Value>> {
+    let n = d.inspect_network(&id)?;
+    // `?scope=` narrows the lookup as with dockerd: a local network is not found as
+    // `swarm` or `global`.
+    if let Some(scope) = q.get("scope").filter(|s| !s.is_empty()) {
+        if n["Scope"] != scope.as_str() {
+            return Err(crate::network::not_found(&id).into());
+        }
+    }
+    Ok(Json(n))
 }
 
 async fn create(State(d): State<AppState>, body: Body) -> HttpResult<Response> {

@@ -200,6 +200,11 @@ impl Daemon {
         // The host config is checked first, as dockerd does.
         self.check_modes(&host_config)?;
         host_config_defaults(&mut host_config);
+        let links = str_list(host_config.get("Links").unwrap_or(&Value::Null));
+        if !links.is_empty() {
+            let links = self.normalize_links(&name, &links)?;
+            host_config.insert("Links".into(), json!(links));
+        }
         let mode = host_config
             .get("NetworkMode")
             .and_then(Value::as_str)

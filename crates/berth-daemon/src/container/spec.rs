@@ -179,6 +179,7 @@ impl Daemon {
                 Namespace::Private
             },
         };
+        let link_env = self.link_env(r)?;
         let user = r.config["User"].as_str().unwrap_or("");
         let (uid, gid, gids) = resolve_user(&rootfs, user, &strs(&hc["GroupAdd"]))?;
         let hostname = r.config["Hostname"].as_str().unwrap_or("").to_string();
@@ -249,7 +250,7 @@ impl Daemon {
             readonly_rootfs: hc["ReadonlyRootfs"].as_bool().unwrap_or(false),
             process: Process {
                 args,
-                env: process_env(&strs(&r.config["Env"]), &hostname, tty),
+                env: process_env(&[link_env, strs(&r.config["Env"])].concat(), &hostname, tty),
                 cwd,
                 uid,
                 gid,

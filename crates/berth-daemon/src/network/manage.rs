@@ -291,6 +291,18 @@ impl Daemon {
                 },
             );
         }
+        if enable_ipv6 && !subnets.iter().any(|s| s.addr().is_ipv6()) {
+            // As docker 27+: a /64 of a ULA /48 derived from the engine's id.
+            let pool = ipam::AddressPool {
+                base: self.ula_prefix(),
+                size: 64,
+            };
+            let subnet = ipam::next_subnet(&[pool], &taken).map_err(invalid)?;
+            pools.push(IpamPool {
+                subnet: subnet.to_string(),
+                ..Default::default()
+            });
+        }
         // Docker fills in the gateway it picked.
         for p in pools.iter_mut() {
             if p.gateway.is_empty() {
@@ -312,11 +324,14 @@ impl Daemon {
                 "invalid interface name: {link:?}"
             )));
         }
-        if self
-            .networks
-            .all()
-            .iter()
-            .any(|n| n.link == link && n.driver == "bridge")
+        // Only a new bridge can clash with another network's bridge: a macvlan/ipvlan
+        // parent may be any link, a bridge included (as with dockerd).
+        if driver == "bridge"
+            && self
+                .networks
+                .all()
+                .iter()
+                .any(|n| n.link == link && n.driver == "bridge")
         {
             return Err(ApiError::conflict(format!(
                 "bridge name {link} is used by another network"
@@ -357,6 +372,16 @@ impl Daemon {
             return Err(e);
         }
         Ok(n)
+    }
+
+    /// fdXX:XXXX:XXXX::/48, stable for this daemon's data root.
+    fn ula_prefix(&self) -> IpNet {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(self.daemon_id().as_bytes());
+        let mut octets = [0u8; 16];
+        octets[0] = 0xfd;
+        octets[1..6].copy_from_slice(&h[..5]);
+        IpNet::new(std::net::Ipv6Addr::from(octets).into(), 48).expect("a valid prefix")
     }
 
     /// Containers with a live endpoint on the network: id → endpoint address.

@@ -9,6 +9,7 @@ mod api_view;
 mod bridge;
 mod connect;
 mod firewall;
+mod links;
 mod manage;
 mod names;
 pub mod ports;
@@ -45,7 +46,11 @@ pub struct Networks {
     host: Mutex<Option<Netlink>>,
     /// Running containers' sandboxes, by container id.
     sandboxes: Mutex<HashMap<String, Sandbox>>,
-    dns: OnceLock<Arc<berth_network::dns::Server>>,
+    /// The embedded DNS server shared by sandboxes, and what it answers from.
+    dns: OnceLock<(
+        Arc<berth_network::dns::Server>,
+        Arc<dyn berth_network::dns::Names>,
+    )>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -124,15 +124,28 @@ impl Daemon {
                 .filter_map(|a| a.parse().ok())
                 .collect();
         }
-        let server = dns::Server::new(Arc::new(DaemonNames(Arc::downgrade(self))), upstreams);
-        let _ = self.networks.dns.set(server);
+        let names: Arc<dyn Names> = Arc::new(DaemonNames(Arc::downgrade(self)));
+        let server = dns::Server::new(names.clone(), upstreams);
+        let _ = self.networks.dns.set((server, names));
     }
 
-    pub(crate) fn dns_server(&self) -> Arc<dns::Server> {
-        self.networks
+    /// The server for a container: the shared one, or one forwarding to its `--dns`
+    /// servers (its resolv.conf names 127.0.0.11 either way, as docker writes it).
+    pub(crate) fn dns_server_for(&self, r: &Record) -> Arc<dns::Server> {
+        let (shared, names) = self
+            .networks
             .dns
             .get()
             .cloned()
-            .expect("init_dns runs when the daemon opens")
+            .expect("init_dns runs when the daemon opens");
+        let own: Vec<std::net::SocketAddr> = crate::container::str_list(&r.host_config["Dns"])
+            .iter()
+            .filter_map(|s| s.parse::<IpAddr>().ok())
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
+            .collect();
+        if own.is_empty() {
+            return shared;
+        }
+        dns::Server::new(names, own)
     }
 }

@@ -60,7 +60,7 @@ impl Daemon {
                 .values()
                 .any(|e| self.networks.find(&e.network_id).is_ok_and(|n| n.has_dns()));
             let dns = if wants_dns {
-                self.serve_dns_again(&c.id, &path)
+                self.serve_dns_again(&r, &path)
             } else {
                 None
             };
@@ -89,12 +89,13 @@ impl Daemon {
 
     fn serve_dns_again(
         &self,
-        id: &str,
+        r: &crate::container::Record,
         path: &std::path::Path,
     ) -> Option<berth_network::dns::Served> {
+        let id = &r.id;
         match netns::run_in(path, berth_network::dns::bind_internal) {
             Ok(Ok((udp, tcp))) => self
-                .dns_server()
+                .dns_server_for(r)
                 .serve(id.to_string(), udp, tcp)
                 .map_err(|e| tracing::warn!("embedded DNS of {id}: {e}"))
                 .ok(),

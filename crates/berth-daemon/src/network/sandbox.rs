@@ -378,7 +378,7 @@ impl Daemon {
         lines.extend(own.iter().cloned());
         let io = |e: std::io::Error| ApiError::system(format!("container {}: {e}", c.id));
         crate::container::files::write_hosts(&dir, &extra, &lines).map_err(io)?;
-        if internal_dns && strs("Dns").is_empty() {
+        if internal_dns {
             crate::container::files::write_resolv_conf_internal(
                 &dir,
                 &strs("DnsSearch"),
@@ -445,7 +445,7 @@ impl Daemon {
         let (udp, tcp) = netns::run_in(path, dns::bind_internal)
             .map_err(sys)?
             .map_err(|e| ApiError::system(format!("embedded DNS for {}: {e}", c.id)))?;
-        self.dns_server()
+        self.dns_server_for(&c.record())
             .serve(c.id.clone(), udp, tcp)
             .map_err(|e| ApiError::system(format!("embedded DNS for {}: {e}", c.id)))
     }

@@ -1,0 +1,79 @@
+//! Legacy `--link` on the default bridge: `/etc/hosts` entries (see `sandbox`) and the
+//! environment variables docker gives the linking container.
+
+use berth_api::ApiError;
+
+use super::ports::parse_key;
+use super::sandbox::parse_link;
+use crate::container::{str_list, Record};
+use crate::Daemon;
+
+impl Daemon {
+    /// `db:alias` → `/db:/me/alias`, as dockerd stores `HostConfig.Links`; the target must
+    /// exist.
+    pub(crate) fn normalize_links(
+        &self,
+        me: &str,
+        links: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        links
+            .iter()
+            .map(|l| {
+                let (target, alias) =
+                    parse_link(l).ok_or_else(|| ApiError::invalid(format!("invalid link: {l}")))?;
+                let c = self.containers.find(&target).map_err(|_| {
+                    ApiError::invalid(format!("could not get container for {target}"))
+                })?;
+                Ok(format!("/{}:/{me}/{alias}", c.name()))
+            })
+            .collect()
+    }
+
+    /// `ALIAS_PORT_80_TCP=tcp://ip:80`, `ALIAS_NAME=/me/alias`, `ALIAS_ENV_X=...` for each
+    /// link; a link to a container that is not running is refused, as docker does.
+    pub(crate) fn link_env(&self, r: &Record) -> Result<Vec<String>, ApiError> {
+        let mut env = Vec::new();
+        for link in str_list(&r.host_config["Links"]) {
+            let Some((target, alias)) = parse_link(&link) else {
+                continue;
+            };
+            let t = self.containers.find(&target)?.record();
+            if !t.state.running {
+                return Err(ApiError::invalid(format!(
+                    "Cannot link to a non running container: /{} AS /{}/{alias}",
+                    t.name, r.name
+                )));
+            }
+            let ip = t
+                .networks
+                .get("bridge")
+                .map(|e| e.ip_address.clone())
+                .unwrap_or_default();
+            let prefix = alias.to_ascii_uppercase().replace('-', "_");
+            env.push(format!("{prefix}_NAME=/{}/{alias}", r.name));
+            let mut ports: Vec<(u16, String)> = t.config["ExposedPorts"]
+                .as_object()
+                .map(|m| m.keys().filter_map(|k| parse_key(k).ok()).collect())
+                .unwrap_or_default();
+            ports.sort();
+            if let Some((port, proto)) = ports.first() {
+                env.push(format!("{prefix}_PORT={proto}://{ip}:{port}"));
+            }
+            for (port, proto) in &ports {
+                let key = format!("{prefix}_PORT_{port}_{}", proto.to_ascii_uppercase());
+                env.push(format!("{key}={proto}://{ip}:{port}"));
+                env.push(format!("{key}_ADDR={ip}"));
+                env.push(format!("{key}_PORT={port}"));
+                env.push(format!("{key}_PROTO={proto}"));
+            }
+            for var in str_list(&t.config["Env"]) {
+                if let Some((k, v)) = var.split_once('=') {
+                    if k != "HOME" && k != "PATH" {
+                        env.push(format!("{prefix}_ENV_{k}={v}"));
+                    }
+                }
+            }
+        }
+        Ok(env)
+    }
+}
