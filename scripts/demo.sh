@@ -19,7 +19,8 @@ port=${BERTH_DEMO_PORT:-18080}
     --cgroup-parent "/berth-demo-$$" >"$dir/daemon.log" 2>&1 &
 daemon=$!
 cleanup() {
-    "$berth" rm -f demo-web >/dev/null 2>&1 || true
+    "$berth" rm -f demo-web demo-db >/dev/null 2>&1 || true
+    "$berth" network rm demo-net >/dev/null 2>&1 || true
     kill "$daemon" 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
     [ -n "${BERTH_DEMO_DIR:-}" ] || rm -rf "$dir"
@@ -38,9 +39,14 @@ echo "== run containers"
 "$berth" run --rm busybox echo "hello from a berth container"
 "$berth" run --rm busybox sh -c 'echo "hostname: $(hostname)"; ls /proc/self/ns | tr "\n" " "; echo'
 
-echo "== serve a page"
-"$berth" run -d --name demo-web --network host busybox \
-    sh -c "mkdir -p /www && echo '<h1>served by berth</h1>' > /www/index.html && exec httpd -f -p 127.0.0.1:$port -h /www"
+echo "== containers talk by name on a user network"
+"$berth" network create demo-net >/dev/null
+"$berth" run -d --name demo-db --network demo-net busybox sh -c 'echo pong > /tmp/p; exec httpd -f -p 80 -h /tmp' >/dev/null
+"$berth" run --rm --network demo-net busybox wget -qO- http://demo-db/p
+
+echo "== serve a page (published port on the default bridge)"
+"$berth" run -d --name demo-web -p "127.0.0.1:$port:80" busybox \
+    sh -c "mkdir -p /www && echo '<h1>served by berth</h1>' > /www/index.html && exec httpd -f -p 80 -h /www"
 for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/" && break; sleep 0.1; done
 "$berth" ps
 echo "== done"

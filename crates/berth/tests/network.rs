@@ -413,6 +413,46 @@ fn outbound_nat_reaches_a_namespace_the_test_made() {
 }
 
 #[test]
+fn a_published_port_sees_the_clients_address() {
+    let d = started();
+    let outside = Outside::new(8001);
+    let port = 20000 + (common::rand_u32() % 20000) as u16;
+    // busybox httpd runs CGI: the script answers the address the server saw.
+    run_ok(
+        &d,
+        &[
+            "run", "-d", "--name", "seer", "-p", &format!("{port}:80"), "busybox", "sh", "-c",
+            "mkdir -p /w/cgi-bin && printf '#!/bin/sh\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip \
+             && chmod +x /w/cgi-bin/ip && exec httpd -f -p 80 -h /w",
+        ],
+    );
+    let url = format!("http://{}:{port}/cgi-bin/ip", outside.host_addr);
+    let fetch = || {
+        Command::new("ip")
+            .args(["netns", "exec", &outside.ns, "curl", "-s", "-m", "3", &url])
+            .output()
+            .ok()
+            .map(|o| stdout(&o))
+    };
+    let mut seen = None;
+    wait_for("the published port from outside", || {
+        seen = fetch().filter(|s| !s.is_empty());
+        seen.is_some()
+    });
+    // busybox httpd shows it IPv4-mapped: [::ffff:10.251.n.2].
+    let seen = seen.unwrap();
+    assert!(
+        seen.trim()
+            .trim_end_matches(']')
+            .ends_with(&format!(":{}", outside.addr)),
+        "the server saw {seen}, not the client {}",
+        outside.addr
+    );
+    run_ok(&d, &["rm", "-f", "seer"]);
+    assert_clean_after(d);
+}
+
+#[test]
 fn connect_and_disconnect_a_running_container() {
     let d = started();
     run_ok(&d, &["network", "create", "back"]);
