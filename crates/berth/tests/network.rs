@@ -590,7 +590,8 @@ fn a_crash_with_a_container_that_exits_meanwhile_is_repaired() {
         .map(|r| r.count())
         .unwrap_or(0);
     assert_eq!(ns, 0, "network namespaces left");
-    assert_eq!(bridge_ports(&d.bridge), Vec::<String>::new(), "veths left");
+    // The veth goes in the background (a link deletion waits for RCU grace periods).
+    wait_for("the veth to go", || bridge_ports(&d.bridge).is_empty());
     let rules = Command::new("nft")
         .args(["list", "table", "inet", &d.nft_table()])
         .output()
@@ -644,7 +645,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert!(stderr(&o).contains(&port), "{}", stderr(&o));
     assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
-    assert_eq!(bridge_ports(&d.bridge), Vec::<String>::new(), "veth left");
+    wait_for("no veth left", || bridge_ports(&d.bridge).is_empty());
     let ns = std::fs::read_dir(d.dir.join("exec/netns"))
         .map(|r| r.count())
         .unwrap_or(0);

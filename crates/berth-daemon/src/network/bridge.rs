@@ -214,6 +214,23 @@ impl Networks {
     }
 }
 
+/// Deletes host links by name on a netlink socket of the calling thread (absent = done).
+pub fn delete_links(names: &[String]) {
+    let Ok(mut nl) = Netlink::open() else {
+        return;
+    };
+    for name in names {
+        let r = match nl.link(name) {
+            Ok(Some(l)) => nl.del_link(l.index),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::warn!("remove veth {name}: {e}");
+        }
+    }
+}
+
 /// A stored `IPAM.Config` entry as the allocator's pool.
 pub fn pool_config(p: &super::record::IpamPool) -> Result<ipam::PoolConfig, ApiError> {
     let gateway = (!p.gateway.is_empty()).then_some(p.gateway.as_str());

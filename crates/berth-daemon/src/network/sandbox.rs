@@ -195,6 +195,10 @@ impl Daemon {
         if n.has_dns() {
             names.extend(filled.aliases.clone().unwrap_or_default());
             names.push(r.id[..12].to_string());
+            // As dockerd: the hostname too, and each name once (in first-seen order).
+            names.extend(r.config["Hostname"].as_str().map(str::to_string));
+            let mut seen = BTreeSet::new();
+            names.retain(|n| !n.is_empty() && seen.insert(n.clone()));
             filled.dns_names = Some(names);
         } else {
             filled.dns_names = None;
@@ -299,6 +303,7 @@ impl Daemon {
             let plan = self.allocate_endpoint(c, name, &n, i, default_route)?;
             routed |= !plan.gateways.is_empty();
             self.networks.attach(&n, &plan, &path)?;
+            self.network_event(&n, "connect", &[("container", c.id.clone())]);
             wants_dns |= n.has_dns();
             if let Some((ip, _)) = plan.addrs.first() {
                 own_lines.push(format!(
@@ -464,8 +469,23 @@ impl Daemon {
 
     pub(crate) fn network_down_blocking(&self, c: &Container) {
         let r = c.record();
+        let veths: Vec<String> = r
+            .networks
+            .values()
+            .map(|e| e.host_veth.clone())
+            .filter(|v| !v.is_empty())
+            .collect();
+        // Deleting a link waits for the kernel's RCU grace periods (~20 ms each): off the
+        // exit path, on a socket of its own.
+        if !veths.is_empty() {
+            std::thread::spawn(move || super::bridge::delete_links(&veths));
+        }
         for ep in r.networks.values() {
-            self.networks.detach_host(&ep.host_veth);
+            if !ep.endpoint_id.is_empty() {
+                if let Ok(n) = self.networks.find(&ep.network_id) {
+                    self.network_event(&n, "disconnect", &[("container", c.id.clone())]);
+                }
+            }
         }
         let path = self.networks.netns_path(&c.id);
         if let Err(e) = netns::remove(&path) {
