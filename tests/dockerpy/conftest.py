@@ -6,9 +6,11 @@ busybox:latest into it). Nothing is ever pulled: there is no network.
 Every test removes what it creates, through the `track` fixture.
 """
 
+import ipaddress
 import os
 import time
 import uuid
+from collections import namedtuple
 
 import docker
 import pytest
@@ -51,13 +53,14 @@ def api(client):
 
 
 class Tracker:
-    """Remembers containers, images and volumes a test made; removes them at teardown."""
+    """Remembers containers, images, volumes and networks a test made; removes them at teardown."""
 
     def __init__(self, client):
         self.client = client
         self.containers = []
         self.images = []
         self.volumes = []
+        self.networks = []
 
     def container(self, c):
         self.containers.append(c if isinstance(c, str) else c.id)
@@ -71,6 +74,11 @@ class Tracker:
     def volume(self, v):
         self.volumes.append(v if isinstance(v, str) else v.name)
         return v
+
+    def network(self, n):
+        """A network object, an id or the dict `create_network` returns."""
+        self.networks.append(n["Id"] if isinstance(n, dict) else getattr(n, "id", n))
+        return n
 
     def run_bg(self, command=("sleep", "300"), **kwargs):
         """A detached container from the base image, removed at teardown."""
@@ -109,6 +117,13 @@ class Tracker:
                 pass
             except docker.errors.APIError as e:  # pragma: no cover
                 errors.append(f"volume {name}: {e}")
+        for nid in reversed(self.networks):
+            try:
+                api.remove_network(nid)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # pragma: no cover
+                errors.append(f"network {nid}: {e}")
         assert not errors, "cleanup failed: " + "; ".join(errors)
 
 
@@ -123,3 +138,38 @@ def track(client):
 def running(track):
     """A running `sleep 300` container."""
     return track.run_bg()
+
+
+Subnet = namedtuple("Subnet", "cidr gateway net")
+
+
+class Subnets:
+    """Hands out /28s of BERTH_TEST_SUBNETS (addresses of this daemon only), in turn.
+
+    Tests remove their networks, so a /28 is free again by the time it comes round.
+    """
+
+    def __init__(self, cidr):
+        self.base = ipaddress.ip_network(cidr)
+        self.all = list(self.base.subnets(new_prefix=28))
+        self.next = 0
+
+    def take(self):
+        net = self.all[self.next % len(self.all)]
+        self.next += 1
+        return Subnet(str(net), str(net[1]), net)
+
+    def take_v6(self):
+        """A /64 under fd00::/8 named after the IPv4 block, so no other daemon has it."""
+        a, b, c, _ = self.base.network_address.packed
+        net = ipaddress.ip_network(f"fd00:{a}:{b}:{c:02x}{self.next % 256:02x}::/64")
+        self.next += 1
+        return Subnet(str(net), str(net[1]), net)
+
+
+@pytest.fixture(scope="session")
+def subnets():
+    cidr = os.environ.get("BERTH_TEST_SUBNETS")
+    if not cidr:
+        pytest.skip("BERTH_TEST_SUBNETS (a block of the daemon's address pool) is not set")
+    return Subnets(cidr)

@@ -26,6 +26,13 @@ fn docker_py_suite_passes() {
     );
     let d = TestDaemon::start();
     d.import_busybox();
+    // Networks with their own --subnet take /28s from the upper half of the daemon's pool
+    // (networks created without one get theirs from the lower half first).
+    let test_subnets = d
+        .pool
+        .strip_suffix(".0/24")
+        .map(|base| format!("{base}.128/25"))
+        .expect("the pool is a /24");
     let out = Command::new(&python)
         .args([
             "-m",
@@ -38,6 +45,7 @@ fn docker_py_suite_passes() {
         ])
         .current_dir(&root)
         .env("DOCKER_HOST", d.host())
+        .env("BERTH_TEST_SUBNETS", &test_subnets)
         .env("DOCKER_CONFIG", d.dir.join("docker-config"))
         .env_remove("DOCKER_CONTEXT")
         .env_remove("DOCKER_TLS_VERIFY")
