@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_ok, stderr, stdout, TestDaemon};
+use common::{assert_ok, inspect, stderr, stdout, wait_for, TestDaemon};
 
 fn daemon() -> TestDaemon {
     let d = TestDaemon::start();
@@ -17,23 +17,6 @@ fn daemon() -> TestDaemon {
 
 fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)
-}
-
-fn inspect(d: &TestDaemon, name: &str, format: &str) -> String {
-    let o = d.docker(&["inspect", "-f", format, name]);
-    assert_ok(&o, "inspect");
-    stdout(&o).trim().to_string()
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]

@@ -9,21 +9,15 @@
 mod common;
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::compare::{code, same, started};
-use common::{assert_ok, network_leftovers, stderr, stdout, TestDaemon};
+use common::{assert_ok, inspect, network_leftovers, stderr, stdout, wait_for, TestDaemon};
 
 fn run_ok(d: &TestDaemon, args: &[&str]) -> String {
     let o = d.docker(args);
     assert_ok(&o, &format!("docker {args:?}"));
     stdout(&o)
-}
-
-fn inspect(d: &TestDaemon, name: &str, format: &str) -> String {
-    run_ok(d, &["inspect", "-f", format, name])
-        .trim()
-        .to_string()
 }
 
 /// A busybox HTTP server serving its hostname at /hostname.
@@ -45,17 +39,6 @@ fn sh(d: &TestDaemon, net: &str, script: &str) -> Output {
         "-c",
         script,
     ])
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn curl(url: &str) -> Option<String> {

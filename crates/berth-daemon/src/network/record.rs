@@ -165,15 +165,9 @@ impl Endpoint {
         }
         let mut e: Endpoint = serde_json::from_value(strip_nulls(v))
             .map_err(|err| format!("invalid endpoint config: {err}"))?;
-        e.network_id.clear();
-        e.endpoint_id.clear();
-        e.gateway.clear();
-        e.ip_address.clear();
-        e.ip_prefix_len = 0;
-        e.ipv6_gateway.clear();
-        e.global_ipv6_address.clear();
-        e.global_ipv6_prefix_len = 0;
         e.user_mac = !e.mac_address.is_empty();
+        e.clear_runtime();
+        e.network_id.clear();
         if e.ipam_config.as_ref().is_some_and(EndpointIpam::is_empty) {
             e.ipam_config = None;
         }

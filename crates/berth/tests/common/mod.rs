@@ -468,3 +468,24 @@ pub fn assert_ok(o: &Output, what: &str) {
         stderr(o)
     );
 }
+
+/// Polls `f` for up to 10 s.
+#[track_caller]
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `docker inspect -f FORMAT NAME`, trimmed; the command must succeed.
+#[track_caller]
+pub fn inspect(d: &TestDaemon, name: &str, format: &str) -> String {
+    let o = d.docker(&["inspect", "-f", format, name]);
+    assert_ok(&o, "inspect");
+    stdout(&o).trim().to_string()
+}
