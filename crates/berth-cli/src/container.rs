@@ -334,9 +334,9 @@ async fn top(cli: &Cli, m: &Matches) -> Result<i32> {
     Ok(0)
 }
 
+/// Go's net.JoinHostPort of a binding's HostIp and HostPort.
 fn host_port(b: &Value) -> String {
     let ip = b["HostIp"].as_str().unwrap_or_default();
-    let ip = if ip.is_empty() { "0.0.0.0" } else { ip };
     let port = b["HostPort"].as_str().unwrap_or_default();
     if ip.contains(':') {
         format!("[{ip}]:{port}")
@@ -345,6 +345,7 @@ fn host_port(b: &Value) -> String {
     }
 }
 
+/// docker's runPort: lines sorted with NaturalLess; a port must parse as a uint16.
 async fn port(cli: &Cli, m: &Matches) -> Result<i32> {
     let v = cli
         .client
@@ -354,30 +355,34 @@ async fn port(cli: &Cli, m: &Matches) -> Result<i32> {
         .as_object()
         .cloned()
         .unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
     if let Some(want) = m.args.get(1) {
-        let (p, proto) = want.split_once('/').unwrap_or((want, "tcp"));
-        let key = format!("{p}/{proto}");
-        if let Some(list) = ports
-            .get(&key)
-            .and_then(Value::as_array)
-            .filter(|l| !l.is_empty())
-        {
-            for b in list {
-                println!("{}", host_port(b));
+        let (p, proto) = want.split_once('/').unwrap_or((want, ""));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if !p.bytes().all(|c| c.is_ascii_digit()) || p.is_empty() {
+            anyhow::bail!(
+                "Error: invalid port ({p}): strconv.ParseUint: parsing {p:?}: invalid syntax"
+            );
+        }
+        if p.parse::<u16>().is_err() {
+            anyhow::bail!(
+                "Error: invalid port ({p}): strconv.ParseUint: parsing {p:?}: value out of range"
+            );
+        }
+        let Some(list) = ports.get(&format!("{p}/{proto}")).and_then(Value::as_array) else {
+            anyhow::bail!("Error: No public port '{want}' published for {}", m.args[0]);
+        };
+        out.extend(list.iter().map(host_port));
+    } else {
+        for (k, list) in &ports {
+            for b in list.as_array().into_iter().flatten() {
+                out.push(format!("{k} -> {}", host_port(b)));
             }
-            return Ok(0);
         }
-        anyhow::bail!("Error: No public port '{key}' published for {}", m.args[0]);
     }
-    let mut keys: Vec<&String> = ports.keys().collect();
-    keys.sort_by_key(|k| {
-        let (p, proto) = k.split_once('/').unwrap_or((k, ""));
-        (p.parse::<u32>().unwrap_or(0), proto.to_string())
-    });
-    for k in keys {
-        for b in ports[k].as_array().into_iter().flatten() {
-            println!("{k} -> {}", host_port(b));
-        }
+    out.sort_by(|a, b| crate::network::natural_cmp(a, b));
+    if !out.is_empty() {
+        println!("{}", out.join("\n"));
     }
     Ok(0)
 }

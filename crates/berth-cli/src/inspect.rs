@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::client::{is_not_found, query, read_bytes};
 use crate::flags::{b, v, Args, Matches, Spec};
 use crate::table::format_error;
+use crate::template::typed::typed;
 use crate::template::{Missing, Template};
 use crate::Cli;
 
@@ -217,7 +218,7 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                 .map_err(|e| crate::status(64, format!("template parsing error: {e}")))?,
         ),
     };
-    let mut found: Vec<Bytes> = Vec::new();
+    let mut found: Vec<(&str, Bytes)> = Vec::new();
     let mut errs: Vec<String> = Vec::new();
     for name in &m.args {
         let mut hit = None;
@@ -225,7 +226,7 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         for k in &kinds {
             match fetch(cli, k, name, &m).await {
                 Ok(b) => {
-                    hit = Some(b);
+                    hit = Some((*k, b));
                     break;
                 }
                 // Asked for one kind, docker shows the daemon's answer.
@@ -254,11 +255,11 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
     match tmpl {
         // docker's jsonInspector: the daemon's raw objects, compacted, in one array.
         Some(_) if format == "json" => {
-            let compact: Vec<String> = found.iter().map(|b| compact_json(b)).collect();
+            let compact: Vec<String> = found.iter().map(|(_, b)| compact_json(b)).collect();
             println!("[{}]", compact.join(","));
         }
         None => {
-            let joined: Vec<String> = found.iter().map(|b| reindent(b, 1)).collect();
+            let joined: Vec<String> = found.iter().map(|(_, b)| reindent(b, 1)).collect();
             if joined.is_empty() {
                 println!("[]");
             } else {
@@ -267,10 +268,18 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
         }
         Some(t) => {
             let mut out = String::new();
-            for b in &found {
+            for (kind, b) in &found {
                 let v: Value = serde_json::from_slice(b)?;
-                // docker falls back to the raw JSON map with missingkey=error.
-                match t.render_missing(&v, Missing::MapError) {
+                // docker runs the template over the decoded Go struct first (only the
+                // network one is modelled here), and falls back to the raw JSON map with
+                // missingkey=error.
+                let rendered = match *kind {
+                    "network" => t
+                        .render_missing(&typed(Some(&v), &crate::network::INSPECT), Missing::Zero)
+                        .or_else(|_| t.render_missing(&v, Missing::MapErrorAll)),
+                    _ => t.render_missing(&v, Missing::MapError),
+                };
+                match rendered {
                     Ok(text) => {
                         out.push_str(&text);
                         out.push('\n');

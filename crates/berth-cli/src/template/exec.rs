@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::funcs;
 use super::parse::{Arg, Cmd, Node, Pipe};
+use super::typed;
 
 pub struct State<'a> {
     pub out: String,
@@ -30,7 +31,9 @@ pub fn truthy(v: &Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
+        // A time is a struct (true), a nil map or slice false.
+        Value::Object(o) if o.contains_key("__shown") => o.get("__json").is_some_and(truthy),
+        Value::Object(o) => o.keys().any(|k| !k.starts_with("__")),
     }
 }
 
@@ -48,6 +51,18 @@ fn display_inner(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => fmt_number(n),
         Value::String(s) => s.clone(),
+        Value::Object(o) if o.contains_key("__shown") => {
+            o["__shown"].as_str().unwrap_or_default().to_string()
+        }
+        Value::Object(o) if o.contains_key("__struct") => format!(
+            "{{{}}}",
+            typed::struct_fields(o)
+                .unwrap_or_default()
+                .iter()
+                .map(|(go, _, _)| display_inner(o.get(*go).unwrap_or(&Value::Null)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         Value::Array(a) => format!(
             "[{}]",
             a.iter().map(display_inner).collect::<Vec<_>>().join(" ")
@@ -83,8 +98,11 @@ pub fn fmt_number(n: &serde_json::Number) -> String {
 pub enum Missing {
     /// Go's default on maps: no value.
     Zero,
-    /// `missingkey=error` on maps (docker's inspect fallback).
+    /// `missingkey=error` on maps (docker's inspect fallback), at the first hop only: what
+    /// deeper hops would give in docker's typed pass is unknown here.
     MapError,
+    /// `missingkey=error` on maps at every hop (the fallback after a typed pass).
+    MapErrorAll,
     /// The data stands for a Go struct of this type: no such field is an error.
     Struct(String),
 }
@@ -102,10 +120,9 @@ pub fn with_missing<T>(mode: Missing, f: impl FnOnce() -> T) -> T {
 }
 
 fn missing(name: &str, path: &str, first_hop: bool) -> Result<Value, String> {
-    if !first_hop {
-        return Ok(Value::Null);
-    }
     MISSING.with(|m| match &*m.borrow() {
+        Missing::MapErrorAll => Err(fail(path, format!("map has no entry for key {name:?}"))),
+        _ if !first_hop => Ok(Value::Null),
         Missing::Zero => Ok(Value::Null),
         Missing::MapError => Err(fail(path, format!("map has no entry for key {name:?}"))),
         Missing::Struct(t) => Err(fail(
@@ -119,6 +136,14 @@ fn field(v: &Value, name: &str, path: &str, first_hop: bool) -> Result<Value, St
     match v {
         Value::Object(m) => match m.get(name) {
             Some(v) if !name.starts_with("__") => Ok(v.clone()),
+            // A struct has its fields only, wherever it is in the chain.
+            _ if m.contains_key("__struct") => Err(fail(
+                path,
+                format!(
+                    "can't evaluate field {name} in type {}",
+                    m["__type"].as_str().unwrap_or_default()
+                ),
+            )),
             _ => missing(name, path, first_hop),
         },
         Value::Null => Err(fail(
@@ -144,10 +169,13 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 fn chain(mut v: Value, names: &[String], prefix: &str) -> Result<Value, String> {
+    // Go names the whole chain in its errors, whichever element failed.
     let mut path = prefix.to_string();
-    for (i, n) in names.iter().enumerate() {
+    for n in names {
         path.push('.');
         path.push_str(n);
+    }
+    for (i, n) in names.iter().enumerate() {
         v = field(&v, n, &path, i == 0)?;
     }
     Ok(v)

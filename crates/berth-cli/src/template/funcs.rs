@@ -38,21 +38,9 @@ fn int(v: &Value) -> Result<i64, String> {
 
 /// Encodes like Go's json.Encoder with SetEscapeHTML(false), as docker's `json` does.
 pub fn to_json(v: &Value) -> String {
-    let v = strip_hidden(v);
-    serde_json::to_string(&v).unwrap_or_default()
-}
-
-fn strip_hidden(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with("__"))
-                .map(|(k, v)| (k.clone(), strip_hidden(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(strip_hidden).collect()),
-        other => other.clone(),
-    }
+    let mut out = String::new();
+    super::typed::write_json(v, &mut out);
+    out
 }
 
 fn compare(a: &Value, b: &Value) -> Result<Ordering, String> {
@@ -97,7 +85,13 @@ fn index(args: &[Value]) -> Result<Value, String> {
     let mut cur = args.first().cloned().unwrap_or(Value::Null);
     for k in &args[1..] {
         cur = match (&cur, k) {
-            (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
+            // A typed map gives its element type's zero value for a missing key.
+            (Value::Object(m), Value::String(k)) => m
+                .get(k)
+                .filter(|_| !k.starts_with("__"))
+                .or_else(|| m.get("__zero"))
+                .cloned()
+                .unwrap_or(Value::Null),
             (Value::Array(a), k) => {
                 let i = int(k)?;
                 a.get(

@@ -3,6 +3,7 @@
 mod exec;
 mod funcs;
 mod parse;
+pub mod typed;
 
 use serde_json::Value;
 
@@ -31,9 +32,15 @@ fn locate(src: &str, err: String) -> String {
     let Some((node, _)) = rest.split_once(">: ") else {
         return err;
     };
-    let Some(off) = src.find(node) else {
+    let Some(mut off) = src.find(node) else {
         return err;
     };
+    // A chain (`.A.B`, `$x.A`) is placed at its second element, as Go's parser does.
+    if !node.contains(' ') {
+        if let Some(i) = node[1..].find('.') {
+            off += i + 1;
+        }
+    }
     let line = 1 + src[..off].matches('\n').count();
     let col = off - src[..off].rfind('\n').map(|i| i + 1).unwrap_or(0);
     format!("template: :{line}:{col}: executing \"\" at <{rest}")
