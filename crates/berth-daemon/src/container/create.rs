@@ -305,7 +305,12 @@ impl Daemon {
         let container = Container::new(record);
         self.containers.insert(container.clone());
         self.container_event(&container, "create", &[]);
-        Ok((id, Vec::new()))
+        let mut warnings = Vec::new();
+        let publishes = record_ports_wanted(&container.record().host_config);
+        if mode == "host" && publishes {
+            warnings.push("Published ports are discarded when using host network mode".to_string());
+        }
+        Ok((id, warnings))
     }
 
     /// Refuses namespace modes that name something missing, and impossible limits.
@@ -388,6 +393,14 @@ impl Daemon {
         .map_err(io)?;
         Ok(())
     }
+}
+
+/// Whether `-p` or `-P` asked for published ports.
+fn record_ports_wanted(hc: &Value) -> bool {
+    hc["PortBindings"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+        || hc["PublishAllPorts"].as_bool().unwrap_or(false)
 }
 
 /// dockerd takes a bare container path in `Binds` (docker-py sends `volumes=["/data"]` so)

@@ -27,9 +27,16 @@ pub fn matches_prune(
             "label!" => !values.iter().any(|v| label_matches(n, v)),
             "until" => {
                 let created = crate::container::logs::parse_time(&n.created).unwrap_or(0);
-                values.iter().all(|v| {
-                    crate::container::logs::parse_time(v).is_some_and(|limit| created < limit)
-                })
+                let mut all = true;
+                for v in values {
+                    let limit = crate::container::logs::parse_time(v).ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "failed to parse value as time or duration: \"{v}\""
+                        ))
+                    })?;
+                    all &= created < limit;
+                }
+                all
             }
             other => return Err(ApiError::invalid(format!("invalid filter '{other}'"))),
         };
@@ -89,6 +96,26 @@ impl Daemon {
                 return Err(ApiError::invalid(format!("invalid filter '{key}'")));
             }
         }
+        if let Some(d) = filters.get("dangling") {
+            if d.len() > 1 {
+                return Err(ApiError::invalid(
+                    "got more than one value for filter key \"dangling\"",
+                ));
+            }
+            if !d
+                .iter()
+                .all(|v| matches!(v.as_str(), "true" | "1" | "false" | "0"))
+            {
+                return Err(ApiError::invalid(format!(
+                    "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"
+                )));
+            }
+        }
+        // As dockerd's filters: `name` is an unanchored regular expression.
+        let name_matches = |pattern: &str, name: &str| match regex::Regex::new(pattern) {
+            Ok(re) => re.is_match(name),
+            Err(_) => false,
+        };
         let any = |key: &str, f: &dyn Fn(&str) -> bool| {
             filters
                 .get(key)
@@ -101,7 +128,7 @@ impl Daemon {
                 && filters
                     .get("label")
                     .is_none_or(|vals| vals.iter().all(|v| label_matches(&n, v)))
-                && any("name", &|v| n.name.contains(v))
+                && any("name", &|v| name_matches(v, &n.name))
                 && any("scope", &|v| n.scope == v)
                 && any("type", &|v| match v {
                     "custom" => !n.is_builtin(),

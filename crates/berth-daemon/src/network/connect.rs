@@ -54,6 +54,20 @@ impl Daemon {
     ) -> Result<BTreeMap<String, Endpoint>, ApiError> {
         let mut out = BTreeMap::new();
         let Some(main) = mode_network(mode) else {
+            // No endpoint to give an address to (host, none, container:).
+            let asks_ip = endpoints_config.as_object().is_some_and(|m| {
+                m.values().any(|v| {
+                    let ipam = &v["IPAMConfig"];
+                    ["IPv4Address", "IPv6Address"]
+                        .iter()
+                        .any(|k| ipam[k].as_str().is_some_and(|s| !s.is_empty()))
+                })
+            });
+            if asks_ip {
+                return Err(ApiError::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
             return Ok(out);
         };
         let n = self
