@@ -106,9 +106,9 @@ impl Daemon {
                 .iter()
                 .all(|v| matches!(v.as_str(), "true" | "1" | "false" | "0"))
             {
-                return Err(ApiError::invalid(format!(
-                    "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"
-                )));
+                return Err(ApiError::invalid(
+                    "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")",
+                ));
             }
         }
         // As dockerd's filters: `name` is an unanchored regular expression.
