@@ -4,7 +4,6 @@
 use berth_api::ApiError;
 
 use super::ports::parse_key;
-use super::sandbox::parse_link;
 use crate::container::{str_list, Record};
 use crate::Daemon;
 
@@ -27,6 +26,34 @@ impl Daemon {
                 Ok(format!("/{}:/{me}/{alias}", c.name()))
             })
             .collect()
+    }
+
+    /// `ip\talias id name` lines for `--link`ed containers that are running.
+    pub(super) fn link_host_lines(&self, r: &crate::container::Record) -> Vec<String> {
+        let mut out = Vec::new();
+        for link in crate::container::str_list(&r.host_config["Links"]) {
+            let Some((target, alias)) = parse_link(&link) else {
+                continue;
+            };
+            let Ok(t) = self.containers.find(&target) else {
+                continue;
+            };
+            let tr = t.record();
+            if let Some(ip) = tr
+                .networks
+                .values()
+                .map(|e| &e.ip_address)
+                .find(|ip| !ip.is_empty())
+            {
+                let names = if alias == tr.name {
+                    format!("{alias} {}", &tr.id[..12])
+                } else {
+                    format!("{alias} {} {}", &tr.id[..12], tr.name)
+                };
+                out.push(format!("{ip}\t{names}"));
+            }
+        }
+        out
     }
 
     /// `ALIAS_PORT_80_TCP=tcp://ip:80`, `ALIAS_NAME=/me/alias`, `ALIAS_ENV_X=...` for each
@@ -76,4 +103,12 @@ impl Daemon {
         }
         Ok(env)
     }
+}
+
+/// `name:alias` or `/name:/me/alias` → (name, alias).
+pub fn parse_link(link: &str) -> Option<(String, String)> {
+    let (target, alias) = link.split_once(':').unwrap_or((link, link));
+    let target = target.trim_start_matches('/').to_string();
+    let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
+    (!target.is_empty() && !alias.is_empty()).then_some((target, alias))
 }

@@ -8,6 +8,7 @@
 mod api_view;
 mod bridge;
 mod connect;
+mod endpoint;
 mod firewall;
 mod links;
 mod manage;

@@ -43,7 +43,7 @@ impl Names for DaemonNames {
             .values()
             .flat_map(|e| e.links.clone().unwrap_or_default())
         {
-            if let Some((target, alias)) = super::sandbox::parse_link(&link) {
+            if let Some((target, alias)) = super::links::parse_link(&link) {
                 if alias.eq_ignore_ascii_case(name) {
                     wanted = target.to_ascii_lowercase();
                 }
