@@ -5,6 +5,9 @@ use serde_json::Value;
 
 use crate::template::{Missing, Template};
 
+/// The `--format` help of the list commands that print a table by default.
+pub const FORMAT_HELP: &str = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
 /// Go's text/tabwriter with padchar ' ' and no flags.
 pub fn tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
     let mut lines: Vec<Vec<String>> = text
@@ -201,6 +204,18 @@ pub fn ellipsis(s: &str, n: usize) -> String {
 pub fn short_id(id: &str) -> String {
     let id = id.split_once(':').map(|(_, r)| r).unwrap_or(id);
     id.chars().take(12).collect()
+}
+
+/// A `.Labels` column: the `k=v` pairs of a label map, sorted and joined with commas.
+pub fn joined_labels(labels: &Value) -> String {
+    let mut ls: Vec<String> = labels
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    ls.sort();
+    ls.join(",")
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use serde_json::{json, Map, Value};
 
 use crate::client::query;
 use crate::flags::{b, l, v, Args, Matches, Spec};
-use crate::table::Formatter;
+use crate::table::{joined_labels, Formatter, FORMAT_HELP};
 use crate::util::{add_filter, confirm, each, filters_json, reclaimed};
 use crate::Cli;
 
+#[rustfmt::skip]
 pub fn spec(canon: &str) -> Option<Spec> {
     Some(match canon {
         "volume.create" => Spec::new(
@@ -29,7 +30,7 @@ pub fn spec(canon: &str) -> Option<Spec> {
             "List volumes",
             vec![
                 l("filter", Some('f'), "filter", "Provide filter values (e.g. \"dangling=true\")"),
-                v("format", None, "string", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"),
+                v("format", None, "string", FORMAT_HELP),
                 b("quiet", Some('q'), "Only display volume names"),
             ],
         )
@@ -69,13 +70,6 @@ pub fn rows(list: &[Value]) -> Vec<Value> {
     list.iter()
         .map(|vol| {
             let labels = vol.get("Labels").cloned().unwrap_or(Value::Null);
-            let mut ls: Vec<String> = labels
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect();
-            ls.sort();
             let size = vol["UsageData"]["Size"]
                 .as_i64()
                 .filter(|s| *s >= 0)
@@ -87,7 +81,7 @@ pub fn rows(list: &[Value]) -> Vec<Value> {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "N/A".into());
             json!({
-                "Availability": "N/A", "Driver": vol["Driver"], "Group": "", "Labels": ls.join(","),
+                "Availability": "N/A", "Driver": vol["Driver"], "Group": "", "Labels": joined_labels(&labels),
                 "Links": links, "Mountpoint": vol["Mountpoint"], "Name": vol["Name"],
                 "Scope": vol["Scope"], "Size": size, "Status": "N/A", "__labels": labels,
             })
