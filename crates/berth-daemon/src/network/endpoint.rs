@@ -103,8 +103,19 @@ impl Daemon {
                     Some(ip)
                 }
             };
-            let ip = ipam::allocate(&cfg, &used, requested)
-                .map_err(|e| ApiError::system(format!("network {}: {e}", n.name)))?;
+            let key = format!("{}/{}", n.id, cfg.subnet);
+            let ip = match requested {
+                Some(_) => ipam::allocate(&cfg, &used, requested),
+                None => {
+                    let mut last = super::lock(&self.networks.last_allocated);
+                    let ip = ipam::allocate_after(&cfg, &used, last.get(&key).copied());
+                    if let Ok(ip) = ip {
+                        last.insert(key, ip);
+                    }
+                    ip
+                }
+            }
+            .map_err(|e| ApiError::system(format!("network {}: {e}", n.name)))?;
             let gateway = ipam::gateway(&cfg);
             let prefix = cfg.subnet.prefix_len();
             plan.addrs.push((ip, prefix));

@@ -43,6 +43,9 @@ pub struct Networks {
     firewall_lock: Mutex<()>,
     /// Serialises address allocation and network create/remove.
     alloc_lock: Mutex<()>,
+    /// The address last handed out per network pool: allocation goes on after it, as
+    /// libnetwork's serial allocation, so a released address is not reused at once.
+    last_allocated: Mutex<HashMap<String, std::net::IpAddr>>,
     /// A netlink socket in the daemon's own network namespace, opened once.
     host: Mutex<Option<Netlink>>,
     /// Running containers' sandboxes, by container id.
@@ -94,6 +97,7 @@ impl Networks {
             firewall,
             firewall_lock: Mutex::new(()),
             alloc_lock: Mutex::new(()),
+            last_allocated: Mutex::new(HashMap::new()),
             host: Mutex::new(None),
             sandboxes: Mutex::new(HashMap::new()),
             dns: OnceLock::new(),

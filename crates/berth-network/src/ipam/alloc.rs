@@ -53,12 +53,38 @@ pub fn allocate(
             Ok(ip)
         };
     }
+    allocate_after(pool, used, None)
+}
+
+/// The first free address after `after` (wrapping around to the start of the range), as
+/// libnetwork allocates serially: an address just released is not handed out again while
+/// others are free, so a new container does not inherit the old one's connections in
+/// conntrack or its peers' ARP caches.
+pub fn allocate_after(
+    pool: &PoolConfig,
+    used: &BTreeSet<IpAddr>,
+    after: Option<IpAddr>,
+) -> Result<IpAddr, IpamError> {
+    let gw = gateway(pool);
+    let taken = |ip: IpAddr| {
+        is_subnet_reserved(&pool.subnet, ip)
+            || ip == gw
+            || pool.aux_addresses.values().any(|a| *a == ip)
+            || used.contains(&ip)
+    };
     // Like libnetwork, the range's own first and last addresses are ordinary host
     // addresses unless they are the subnet's network or broadcast address.
     // Every address skipped is reserved, the gateway, an aux address or in `used`, so
     // the scan stops after a few steps even in an IPv6 /64.
     let range = pool.ip_range.unwrap_or(pool.subnet);
-    (to_bits(range.network())..=to_bits(range.broadcast()))
+    let (lo, hi) = (to_bits(range.network()), to_bits(range.broadcast()));
+    let start = after
+        .filter(|a| range.contains(a))
+        .map(to_bits)
+        .filter(|a| *a < hi)
+        .map_or(lo, |a| a + 1);
+    (start..=hi)
+        .chain(lo..start)
         .map(|n| from_bits(&range, n))
         .find(|ip| !taken(*ip))
         .ok_or(IpamError::Exhausted(range))
@@ -106,6 +132,28 @@ mod tests {
             taken.insert(allocate(pool, &taken, None).unwrap());
         }
         taken.into_iter().collect()
+    }
+
+    #[test]
+    fn serial_allocation_does_not_reuse_at_once() {
+        let p = pool("10.0.0.0/29");
+        // .1 is the gateway; after .3 comes .4 even though .2 is free again.
+        assert_eq!(
+            allocate_after(&p, &used(&[]), Some(ip("10.0.0.3"))).unwrap(),
+            ip("10.0.0.4")
+        );
+        // At the end of the range it wraps around to the lowest free address.
+        assert_eq!(
+            allocate_after(&p, &used(&[]), Some(ip("10.0.0.6"))).unwrap(),
+            ip("10.0.0.2")
+        );
+        let full = used(&["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]);
+        assert!(allocate_after(&p, &full, Some(ip("10.0.0.4"))).is_err());
+        // A hint outside the range is ignored.
+        assert_eq!(
+            allocate_after(&p, &used(&[]), Some(ip("192.0.2.1"))).unwrap(),
+            ip("10.0.0.2")
+        );
     }
 
     #[test]

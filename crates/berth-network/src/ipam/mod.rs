@@ -21,7 +21,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use alloc::{allocate, format_mac, gateway, mac_for};
+pub use alloc::{allocate, allocate_after, format_mac, gateway, mac_for};
 pub use ipnet::IpNet;
 pub use pools::{default_address_pools, next_subnet, overlaps, parse_address_pool, AddressPool};
 
