@@ -17,6 +17,8 @@ pub enum ErrorKind {
     NotModified,
     /// 500: anything else.
     System,
+    /// 501: the object cannot do this (read the log of a driver that keeps none).
+    NotImplemented,
 }
 
 impl ErrorKind {
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::NotModified => 304,
             ErrorKind::System => 500,
+            ErrorKind::NotImplemented => 501,
         }
     }
 }

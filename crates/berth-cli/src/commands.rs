@@ -5,6 +5,7 @@ use crate::{
     archive, container, exec, image, inspect, logs, network, prog, ps, report, run, system, volume,
     Cli,
 };
+use crate::{stats, update};
 
 /// (group, subcommand, aliases within the group, top-level shortcut)
 const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
@@ -27,9 +28,11 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("container", "rm", &["remove"], Some("rm")),
     ("container", "run", &[], Some("run")),
     ("container", "start", &[], Some("start")),
+    ("container", "stats", &[], Some("stats")),
     ("container", "stop", &[], Some("stop")),
     ("container", "top", &[], Some("top")),
     ("container", "unpause", &[], Some("unpause")),
+    ("container", "update", &[], Some("update")),
     ("container", "wait", &[], Some("wait")),
     ("image", "history", &[], Some("history")),
     ("image", "import", &[], Some("import")),
@@ -114,6 +117,8 @@ fn spec_for(canon: &str) -> Option<Spec> {
         .or_else(|| system::spec(canon))
         .or_else(|| volume::spec(canon))
         .or_else(|| network::spec(canon))
+        .or_else(|| stats::spec(canon))
+        .or_else(|| update::spec(canon))
 }
 
 async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Result<i32> {
@@ -123,6 +128,8 @@ async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Res
         _ if canon == "container.ls" => ps::run(cli, m).await,
         _ if canon == "container.exec" => exec::run(cli, m).await,
         _ if canon == "container.logs" => logs::run(cli, m).await,
+        _ if canon == "container.stats" => stats::run(cli, m).await,
+        _ if canon == "container.update" => update::run(cli, m).await,
         _ if inspect::handles(canon) => inspect::run(cli, canon, m).await,
         _ if archive::handles(canon) => archive::run(cli, canon, m).await,
         "container" => container::run(cli, canon, m).await,

@@ -23,10 +23,12 @@ mod ps;
 mod pull;
 mod run;
 mod start;
+mod stats;
 mod system;
 mod table;
 mod template;
 mod units;
+mod update;
 mod util;
 mod volume;
 
@@ -139,10 +141,12 @@ Commands:
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:

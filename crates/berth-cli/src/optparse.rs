@@ -271,25 +271,25 @@ pub fn parse_mount(spec: &str) -> Result<Value, String> {
     Ok(Value::Object(m))
 }
 
-/// `--restart no|always|unless-stopped|on-failure[:N]`.
+/// `--restart no|always|unless-stopped|on-failure[:N]`. Only the format is checked here,
+/// as docker's CLI does: the daemon refuses unknown names and misplaced counts with its
+/// own messages.
 pub fn parse_restart(s: &str) -> Result<Value, String> {
+    if s.is_empty() {
+        return Ok(json!({"Name": "no", "MaximumRetryCount": 0}));
+    }
     let (name, count) = s.split_once(':').unwrap_or((s, ""));
+    if name.is_empty() {
+        return Err("invalid restart policy format: no policy provided before colon".into());
+    }
     let max: i64 = if count.is_empty() {
         0
     } else {
-        count
-            .parse()
-            .map_err(|_| format!("maximum retry count must be an integer: {count}"))?
+        count.parse().map_err(|_| {
+            "invalid restart policy format: maximum retry count must be an integer".to_string()
+        })?
     };
-    match name {
-        "" | "no" | "always" | "unless-stopped" if !count.is_empty() => {
-            Err(format!("invalid restart policy '{name}': maximum retry count can only be used with 'on-failure'"))
-        }
-        "" | "no" | "always" | "unless-stopped" | "on-failure" => {
-            Ok(json!({"Name": if name.is_empty() { "no" } else { name }, "MaximumRetryCount": max}))
-        }
-        _ => Err(format!("invalid restart policy '{name}'")),
-    }
+    Ok(json!({"Name": name, "MaximumRetryCount": max}))
 }
 
 /// `--ulimit nofile=1024[:2048]`.

@@ -42,7 +42,9 @@ pub fn create_flags() -> Vec<Flag> {
         l("group-add", None, "list", "Add additional groups to join"),
         v("health-cmd", None, "string", "Command to run to check health"),
         v("health-interval", None, "duration", "Time between running the check (ms|s|m|h) (default 0s)"),
+        v("health-on-failure", None, "string", "Action when the container turns unhealthy (none|kill|restart|stop)").hide(),
         v("health-retries", None, "int", "Consecutive failures needed to report unhealthy"),
+        v("health-start-interval", None, "duration", "Time between running the check during the start period (ms|s|m|h) (default 0s)"),
         v("health-start-period", None, "duration", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)"),
         v("health-timeout", None, "duration", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),
         v("hostname", Some('h'), "string", "Container host name"),
@@ -180,6 +182,13 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
         let (k, val) = lb.split_once('=').unwrap_or((&lb, ""));
         labels.insert(k.to_string(), Value::String(val.to_string()));
     }
+    // podman's flag, beyond docker: the daemon reads it as a label.
+    if let Some(action) = m.value("health-on-failure") {
+        labels.insert(
+            "berth.health-on-failure".into(),
+            Value::String(action.into()),
+        );
+    }
 
     let mut exposed = Map::new();
     let mut bindings = Map::new();
@@ -286,6 +295,7 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
         || m.has("health-retries")
         || m.has("health-timeout")
         || m.has("health-start-period")
+        || m.has("health-start-interval")
     {
         let test = match m.value("health-cmd") {
             Some(c) if !c.is_empty() => json!(["CMD-SHELL", c]),
@@ -296,6 +306,7 @@ pub fn build(m: &Matches, run_detached: bool) -> Result<CreateReq, String> {
             "Interval": dur_flag(m, "health-interval")?,
             "Timeout": dur_flag(m, "health-timeout")?,
             "StartPeriod": dur_flag(m, "health-start-period")?,
+            "StartInterval": dur_flag(m, "health-start-interval")?,
             "Retries": int_flag(m, "health-retries")?.unwrap_or(0),
         })
     } else {

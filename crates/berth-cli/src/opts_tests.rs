@@ -128,7 +128,10 @@ fn resources_and_policies() {
     assert!(req("--rm --restart always busybox", true)
         .unwrap_err()
         .contains("--restart and --rm"));
-    assert!(req("--restart sometimes busybox", true).is_err());
+    // Names are the daemon's to check (as docker's CLI); the format is the CLI's.
+    assert!(req("--restart sometimes busybox", true).is_ok());
+    assert!(req("--restart :3 busybox", true).is_err());
+    assert!(req("--restart on-failure:x busybox", true).is_err());
 }
 
 #[test]
@@ -185,6 +188,18 @@ fn log_and_health() {
     assert_eq!(b["Healthcheck"]["Interval"], 5_000_000_000i64);
     assert_eq!(b["StopSignal"], "SIGINT");
     assert_eq!(b["StopTimeout"], 3);
+}
+
+#[test]
+fn health_start_interval_and_on_failure() {
+    let r = req(
+        "--health-cmd true --health-start-interval 500ms --health-on-failure restart busybox",
+        true,
+    )
+    .unwrap();
+    let b = &r.body;
+    assert_eq!(b["Healthcheck"]["StartInterval"], 500_000_000i64);
+    assert_eq!(b["Labels"]["berth.health-on-failure"], "restart");
 }
 
 fn endpoints(args: &str) -> Result<(Value, Value), String> {

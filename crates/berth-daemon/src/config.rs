@@ -1,5 +1,6 @@
 //! The daemon's configuration: dockerd's flags and daemon.json keys.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where the daemon keeps its state and how it listens.
@@ -26,6 +27,10 @@ pub struct Config {
     pub storage_driver: Option<String>,
     /// The bridge driver's daemon-wide settings.
     pub network: NetworkConfig,
+    /// `--log-driver`: containers' logging driver when they name none (`json-file`).
+    pub log_driver: String,
+    /// `--log-opt`: the default driver's options.
+    pub log_opts: BTreeMap<String, String>,
 }
 
 /// dockerd's networking flags (`--bridge`, `--bip`, ...).
@@ -97,6 +102,8 @@ impl Default for Config {
             debug: false,
             storage_driver: None,
             network: NetworkConfig::default(),
+            log_driver: "json-file".to_string(),
+            log_opts: BTreeMap::new(),
         }
     }
 }

@@ -114,6 +114,7 @@ impl Daemon {
             .map_err(|e| DaemonError::Network(e.message))?;
         daemon.recover().await;
         daemon.recover_networks().await;
+        daemon.start_by_policy();
         Ok(daemon)
     }
 

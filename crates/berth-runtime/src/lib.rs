@@ -3,8 +3,11 @@
 //!
 //! `create`/`exec` fork, so they must be called from a single-threaded process (the shim).
 
+pub mod devices;
 mod executor;
 mod init;
+pub mod limits;
+pub mod seccomp;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -83,6 +86,8 @@ impl Runtime {
             .with_detach(true)
             .build()
             .map_err(|e| lc_err(id, e))?;
+        limits::apply_oom_kill_disable(bundle)
+            .map_err(|e| lc_err(id, format!("disable the OOM killer: {e}")))?;
         container
             .pid()
             .map(|p| p.as_raw())

@@ -2,10 +2,15 @@
 //! OCI runtime-spec `config.json` with Docker's defaults: capabilities, mounts, masked and
 //! read-only paths, device rules.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::devices::{all_host_devices, parse_cgroup_rule, DeviceNode};
+use crate::limits::Rlimit;
+use crate::seccomp::{oci_seccomp, SeccompMode};
 
 /// How a container gets one kind of namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +81,27 @@ pub struct ContainerSpec {
     pub resources: Resources,
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals (`--init`).
     pub init: bool,
+    /// Ignored when privileged.
+    #[serde(default)]
+    pub seccomp: SeccompMode,
+    /// Host devices added with `--device` (a privileged container gets all of them).
+    #[serde(default)]
+    pub devices: Vec<DeviceNode>,
+    /// `--device-cgroup-rule`s, as given (`c 1:3 rwm`).
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// A blkio throttle on one block device (bytes or I/O operations per second).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub major: i64,
+    pub minor: i64,
+    pub rate: u64,
 }
 
 /// Cgroup limits, as `docker run` flags give them (0 / None: no limit).
@@ -92,6 +118,19 @@ pub struct Resources {
     pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
     pub blkio_weight: u16,
+    /// 0-100; `None` leaves the kernel's default.
+    #[serde(default)]
+    pub memory_swappiness: Option<u64>,
+    #[serde(default)]
+    pub oom_kill_disable: bool,
+    #[serde(default)]
+    pub read_bps: Vec<Throttle>,
+    #[serde(default)]
+    pub write_bps: Vec<Throttle>,
+    #[serde(default)]
+    pub read_iops: Vec<Throttle>,
+    #[serde(default)]
+    pub write_iops: Vec<Throttle>,
 }
 
 fn resources_json(r: &Resources) -> Value {
@@ -108,6 +147,12 @@ fn resources_json(r: &Resources) -> Value {
     }
     if r.memory_reservation > 0 {
         memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if let Some(s) = r.memory_swappiness {
+        memory.insert("swappiness".into(), json!(s));
+    }
+    if r.oom_kill_disable {
+        memory.insert("disableOOMKiller".into(), json!(true));
     }
     if !memory.is_empty() {
         out.insert("memory".into(), Value::Object(memory));
@@ -141,8 +186,26 @@ fn resources_json(r: &Resources) -> Value {
     if let Some(p) = r.pids_limit.filter(|p| *p != 0) {
         out.insert("pids".into(), json!({"limit": p}));
     }
+    let mut block_io = serde_json::Map::new();
     if r.blkio_weight > 0 {
-        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
+        block_io.insert("weight".into(), json!(r.blkio_weight));
+    }
+    for (key, list) in [
+        ("throttleReadBpsDevice", &r.read_bps),
+        ("throttleWriteBpsDevice", &r.write_bps),
+        ("throttleReadIOPSDevice", &r.read_iops),
+        ("throttleWriteIOPSDevice", &r.write_iops),
+    ] {
+        if !list.is_empty() {
+            let list: Vec<Value> = list
+                .iter()
+                .map(|t| json!({"major": t.major, "minor": t.minor, "rate": t.rate}))
+                .collect();
+            block_io.insert(key.into(), json!(list));
+        }
+    }
+    if !block_io.is_empty() {
+        out.insert("blockIO".into(), Value::Object(block_io));
     }
     Value::Object(out)
 }
@@ -296,7 +359,7 @@ pub fn process_json(process: &Process) -> Value {
     let mut gids = process.additional_gids.clone();
     gids.sort_unstable();
     gids.dedup();
-    json!({
+    let mut out = json!({
         "terminal": process.terminal,
         "user": {"uid": process.uid, "gid": process.gid, "additionalGids": gids},
         "args": process.args,
@@ -306,9 +369,15 @@ pub fn process_json(process: &Process) -> Value {
             "bounding": caps, "effective": caps, "permitted": caps,
             "inheritable": [], "ambient": []
         },
-        "noNewPrivileges": process.no_new_privileges,
         "oomScoreAdj": 0
-    })
+    });
+    // Left out unless set: libcontainer loads seccomp before dropping capabilities only
+    // when the field is absent; with `false` it would load it without CAP_SYS_ADMIN and
+    // without no_new_privs, which the kernel refuses.
+    if process.no_new_privileges {
+        out["noNewPrivileges"] = json!(true);
+    }
+    out
 }
 
 fn namespace_json(kind: &str, ns: &Namespace) -> Option<Value> {
@@ -361,7 +430,7 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
             .map(|m| serde_json::to_value(m).unwrap_or(Value::Null)),
     );
 
-    let devices = if spec.process.privileged {
+    let mut devices = if spec.process.privileged {
         json!([{"allow": true, "access": "rwm"}])
     } else {
         json!([
@@ -386,11 +455,43 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         (MASKED_PATHS.to_vec(), READONLY_PATHS.to_vec())
     };
 
+    // Rules after docker's defaults; invalid ones were refused at create.
+    if let Some(rules) = devices.as_array_mut() {
+        rules.extend(spec.devices.iter().map(DeviceNode::cgroup_rule));
+        rules.extend(
+            spec.device_cgroup_rules
+                .iter()
+                .filter_map(|r| parse_cgroup_rule(r).ok()),
+        );
+    }
+    let mut nodes: Vec<DeviceNode> = if spec.process.privileged {
+        all_host_devices()
+    } else {
+        Vec::new()
+    };
+    for d in &spec.devices {
+        nodes.retain(|n| n.path != d.path);
+        nodes.push(d.clone());
+    }
+    let mut process = process_json(&spec.process);
+    if !spec.rlimits.is_empty() {
+        process["rlimits"] = json!(spec
+            .rlimits
+            .iter()
+            .filter_map(Rlimit::oci)
+            .collect::<Vec<_>>());
+    }
+    let seccomp = oci_seccomp(
+        &spec.seccomp,
+        spec.process.privileged,
+        &capabilities(&spec.process),
+    );
+
     let mut resources = resources_json(&spec.resources);
     resources["devices"] = devices;
     json!({
         "ociVersion": "1.0.2",
-        "process": process_json(&spec.process),
+        "process": process,
         "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},
         // No hostname at all when the UTS namespace is the host's.
         "hostname": if spec.hostname.is_empty() { Value::Null } else { json!(spec.hostname) },
@@ -405,7 +506,10 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
             "namespaces": namespaces,
             "resources": resources,
             "maskedPaths": masked,
-            "readonlyPaths": readonly
+            "readonlyPaths": readonly,
+            "devices": nodes.iter().map(DeviceNode::oci_device).collect::<Vec<_>>(),
+            "sysctl": spec.sysctls,
+            "seccomp": seccomp
         }
     })
 }

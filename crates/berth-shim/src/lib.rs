@@ -2,19 +2,19 @@
 //!
 //! Started by the daemon (`berth shim CONFIG.json`), it detaches into its own session, creates
 //! the container (or the exec'd process) through `berth-runtime`, holds its stdio or PTY,
-//! writes the json-file log, serves the [`protocol`] on a Unix socket, reaps the process and
+//! writes the log through its logging driver, serves the [`protocol`] on a Unix socket, reaps the process and
 //! records its exit code. It is synchronous and single-threaded, as libcontainer requires.
 
 pub mod config;
 mod console;
 mod exe;
-mod log;
+pub mod log;
 pub mod protocol;
 mod supervise;
 
 use std::io::Write;
 
-pub use config::{Ready, ShimConfig};
+pub use config::{LogConfig, LogInfo, Ready, ShimConfig};
 pub use exe::resolve_in_root;
 pub use log::timestamp;
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use berth_runtime::{Runtime, Stdio};
 
-use crate::config::{Ready, ShimConfig};
-use crate::log::JsonLog;
+use crate::config::{LogConfig, Ready, ShimConfig};
+use crate::log::Log;
 use crate::protocol::Frame;
 use crate::report;
 
@@ -38,7 +38,7 @@ struct Shim {
     listener: UnixListener,
     clients: Vec<Client>,
     io: Io,
-    log: Option<JsonLog>,
+    log: Option<Log>,
     pid: Option<i32>,
     pidfd: Option<OwnedFd>,
     ever_connected: bool,
@@ -153,11 +153,18 @@ pub fn run(config: ShimConfig) -> i32 {
     ) {
         return fail(&config, msg, code);
     }
-    let log = match &config.log_path {
-        Some(path) => match JsonLog::open(path) {
-            Ok(l) => Some(l),
-            Err(e) => return fail(&config, format!("open log {}: {e}", path.display()), 125),
-        },
+    // A config without `log` (an older daemon's) asks for an unrotated json-file.
+    let log_config = config.log.clone().or_else(|| {
+        config.log_path.as_ref().map(|path| LogConfig {
+            driver: "json-file".into(),
+            opts: [("max-size".to_string(), "-1".to_string())].into(),
+            path: Some(path.clone()),
+            ..Default::default()
+        })
+    });
+    let log = match log_config.as_ref().map(Log::open) {
+        Some(Ok(l)) => l,
+        Some(Err(e)) => return fail(&config, e, 125),
         None => None,
     };
     let mut shim = Shim {

@@ -82,6 +82,12 @@ pub struct DaemonArgs {
     /// Default IP when binding container ports (default 0.0.0.0)
     #[arg(long, value_name = "ip")]
     pub ip: Option<String>,
+    /// Default driver for container logs (default "json-file")
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Default log driver options for containers (default map[])
+    #[arg(long = "log-opt", value_name = "map")]
+    pub log_opt: Vec<String>,
 }
 
 /// An entry of daemon.json's `default-address-pools`.
@@ -118,6 +124,8 @@ struct FileConfig {
     userland_proxy: Option<bool>,
     icc: Option<bool>,
     ip: Option<String>,
+    log_driver: Option<String>,
+    log_opts: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
@@ -184,6 +192,19 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let userland_proxy = pick!(args.userland_proxy, file.userland_proxy, "userland-proxy");
     let icc = pick!(args.icc, file.icc, "icc");
     let bind_ip = pick!(args.ip, file.ip, "ip");
+    let log_driver = pick!(args.log_driver, file.log_driver, "log-driver");
+    let mut log_opt_flags = std::collections::BTreeMap::new();
+    for o in &args.log_opt {
+        let Some((k, v)) = o.split_once('=') else {
+            bail!("invalid argument {o:?} for \"--log-opt\" flag: invalid key value pair format");
+        };
+        log_opt_flags.insert(k.to_string(), v.to_string());
+    }
+    let log_opts = pick!(
+        (!log_opt_flags.is_empty()).then_some(log_opt_flags),
+        file.log_opts,
+        "log-opts"
+    );
     if !conflicts.is_empty() {
         bail!(
             "unable to configure the daemon: the following directives are specified both as a flag and in the configuration file: {}",
@@ -273,6 +294,12 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
             verify: tlsverify,
         });
     }
+    if let Some(d) = log_driver {
+        config.log_driver = d;
+    }
+    config.log_opts = log_opts.unwrap_or_default();
+    berth_shim::log::validate(&config.log_driver, &config.log_opts)
+        .map_err(|e| anyhow::anyhow!("unable to configure the daemon: {e}"))?;
     config.berth_exe = std::env::current_exe().context("locate the berth executable")?;
     let level = if debug {
         "debug".to_string()

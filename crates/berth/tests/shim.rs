@@ -72,6 +72,7 @@ fn launch(case: &Case, id: &str, args: &[&str], tty: bool, stdin: bool) -> (Shim
         tty,
         stdin,
         log_path: Some(bundle.join("log.json")),
+        log: None,
         socket: bundle.join("shim.sock"),
         exit_file: bundle.join("exit"),
     };

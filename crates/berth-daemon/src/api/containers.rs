@@ -42,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/attach", post(attach_route))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/logs", get(logs_route))
+        .route("/containers/{id}/stats", get(stats_route))
+        .route("/containers/{id}/update", post(update_route))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -295,12 +297,13 @@ async fn attach_route(
     let exit = c.exit.subscribe();
     let exits = exit.borrow().exits;
     let ct = content_type(!tty, v.minor >= 42);
-    let log_path = d.log_path(&c.id);
+    let log_path = d.log_file(&record);
     if stream {
         d.container_event(&c, "attach", &[]);
     }
     Ok(hijack(req, ct, move |(input, mut output)| async move {
-        if with_logs {
+        // Drivers without a log to read (none, syslog, gelf) replay nothing.
+        if let Some(log_path) = log_path.filter(|_| with_logs) {
             let (tx, mut lrx) = mpsc::channel(64);
             let opts = LogOptions {
                 stdout: streams.stdout,
@@ -379,12 +382,46 @@ async fn logs_route(
             ApiError::invalid("Bad parameters: you must choose at least one stream").into(),
         );
     }
+    let Some(log_path) = d.log_file(&record) else {
+        return Err(ApiError::new(
+            berth_api::ErrorKind::NotImplemented,
+            "configured logging driver does not support reading",
+        )
+        .into());
+    };
     let (tx, rx) = mpsc::channel(64);
-    logs::stream(d.log_path(&c.id), c, opts, tx);
+    logs::stream(log_path, c, opts, tx);
     let mut resp = Response::new(channel_body(rx));
     resp.headers_mut().insert(
         "content-type",
         HeaderValue::from_static(content_type(!record.tty(), v.minor >= 42)),
     );
     Ok(resp)
+}
+
+async fn stats_route(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> HttpResult<Response> {
+    let c = d.find_container(&id)?;
+    // docker's default is a stream.
+    let stream = q.get("stream").is_none_or(|s| truthy(Some(s)));
+    let (tx, rx) = mpsc::channel(4);
+    d.stream_stats(c, stream, truthy(q.get("one-shot")), tx);
+    let mut resp = Response::new(channel_body(rx));
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    Ok(resp)
+}
+
+async fn update_route(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> HttpResult<Json<Value>> {
+    let c = d.find_container(&id)?;
+    let body = json_body(body).await?;
+    let warnings = d.update_container(&c, &body).await?;
+    Ok(Json(json!({"Warnings": warnings})))
 }

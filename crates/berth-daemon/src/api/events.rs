@@ -107,7 +107,19 @@ async fn events(State(d): State<AppState>, Query(q): Q) -> HttpResult<Response> 
 
 async fn df(State(d): State<AppState>) -> HttpResult<Json<Value>> {
     let images = d.images.list().map_err(crate::images::api_err)?;
-    let containers = d.list_containers(true, None, true, &HashMap::new())?;
+    let mut containers = d.list_containers(true, None, true, &HashMap::new())?;
+    // Beyond Docker: a container's log files are its disk use too, so they count in SizeRw.
+    for v in &mut containers {
+        let id = v["Id"].as_str().unwrap_or_default().to_string();
+        if let Ok(c) = d.find_container(&id) {
+            let logs = d.log_bytes(&c.record());
+            for key in ["SizeRw", "SizeRootFs"] {
+                if let Some(n) = v[key].as_u64() {
+                    v[key] = json!(n + logs);
+                }
+            }
+        }
+    }
     let mut imgs = Vec::new();
     let mut layers_size = 0i64;
     for i in images {

@@ -58,9 +58,7 @@ pub(crate) fn merge_image_config(config: &mut Map<String, Value>, image: &Value)
         };
         config.insert(key.into(), value);
     }
-    if config.get("Healthcheck").is_none_or(Value::is_null) && !ic["Healthcheck"].is_null() {
-        config.insert("Healthcheck".into(), ic["Healthcheck"].clone());
-    }
+    super::health::merge(config, &ic["Healthcheck"]);
 }
 
 /// Docker's defaults for the Config object, so inspect shows every key.
@@ -171,6 +169,9 @@ impl Daemon {
                 "config cannot be empty in order to create a container",
             ));
         }
+        // Before the image is resolved, as dockerd: a bad setting is not a missing image.
+        super::health::validate(&config)?;
+        super::restart::validate(&host_config)?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) if !valid_name(n) => {
                 return Err(ApiError::invalid(format!(
@@ -199,6 +200,7 @@ impl Daemon {
         config_defaults(&mut config);
         // The host config is checked first, as dockerd does.
         self.check_modes(&host_config)?;
+        super::logs::resolve_log_config(&self.config, &mut host_config)?;
         host_config_defaults(&mut host_config);
         let links = str_list(host_config.get("Links").unwrap_or(&Value::Null));
         if !links.is_empty() {
@@ -305,7 +307,7 @@ impl Daemon {
         let container = Container::new(record);
         self.containers.insert(container.clone());
         self.container_event(&container, "create", &[]);
-        let mut warnings = Vec::new();
+        let mut warnings = super::security::warnings(&container.record().host_config);
         let publishes = record_ports_wanted(&container.record().host_config);
         if mode == "host" && publishes {
             warnings.push("Published ports are discarded when using host network mode".to_string());
@@ -315,6 +317,7 @@ impl Daemon {
 
     /// Refuses namespace modes that name something missing, and impossible limits.
     fn check_modes(&self, hc: &Map<String, Value>) -> Result<(), ApiError> {
+        super::security::check(&Value::Object(hc.clone()))?;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
         let memory = int("Memory");
         if memory > 0 && memory < 6 * 1024 * 1024 {

@@ -239,6 +239,7 @@ impl Daemon {
             tty,
             stdin: cfg["AttachStdin"].as_bool().unwrap_or(false),
             log_path: None,
+            log: None,
             socket: self.shim_socket(&c.id, Some(short)),
             exit_file: state.join(format!("exec-{short}.exit")),
         };

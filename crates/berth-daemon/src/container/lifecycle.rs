@@ -83,6 +83,12 @@ impl Daemon {
         if c.is_running() {
             return Err(ApiError::not_modified());
         }
+        self.reset_restart(c);
+        self.start_locked(c).await
+    }
+
+    /// A start with the container's operation lock held (a user's, or the restart policy's).
+    pub(super) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
         let record = c.record();
         self.mount_rootfs(&c.id, &record.image_id)?;
         self.network_up(c).await?;
@@ -117,6 +123,7 @@ impl Daemon {
             tty: record.tty(),
             stdin: record.open_stdin(),
             log_path: Some(self.log_path(&c.id)),
+            log: Some(self.shim_log_config(&record)),
             socket: self.shim_socket(&c.id, None),
             exit_file: state.join("exit"),
         };
@@ -145,6 +152,7 @@ impl Daemon {
         if let Some((h, w)) = console_size(&record.host_config["ConsoleSize"]) {
             let _ = link.tx.send(Frame::Resize(h, w));
         }
+        self.watch_oom(c);
         let _ = link.tx.send(Frame::Start);
         let pid = match shim::await_start(&mut link).await {
             Ok(pid) => pid,
@@ -164,6 +172,7 @@ impl Daemon {
                 pid: pid as i64,
                 started_at: now(),
                 finished_at: r.state.finished_at.clone(),
+                health: r.state.health.take(),
                 ..Default::default()
             };
             r.has_been_manually_stopped = false;
@@ -179,6 +188,7 @@ impl Daemon {
     pub(crate) fn attach_link(self: &Arc<Self>, c: Arc<Container>, link: Link) {
         let Link { tx, mut events } = link;
         c.set_shim(Some(tx));
+        self.start_health(&c);
         let daemon = self.clone();
         tokio::spawn(async move {
             let mut code = None;
@@ -199,6 +209,8 @@ impl Daemon {
     /// The container's process is gone: record it, tell waiters, clean up.
     pub(crate) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
         c.set_shim(None);
+        self.note_oom(c).await;
+        let restart = self.plan_restart(c, code);
         c.update(|r| {
             r.state.status = "exited".into();
             r.state.running = false;
@@ -206,6 +218,10 @@ impl Daemon {
             r.state.pid = 0;
             r.state.exit_code = code as i64;
             r.state.finished_at = now();
+            super::health::stopped(&mut r.state);
+            if restart.is_some() {
+                super::restart::mark_restarting(r);
+            }
         });
         self.persist(c);
         let _ = std::fs::remove_dir_all(shim::state_dir(&self.config.exec_root, &c.id));
@@ -214,9 +230,11 @@ impl Daemon {
         c.exit.send_modify(|e| {
             e.exits += 1;
             e.code = code as i64;
-            e.running = false;
+            e.running = restart.is_some();
         });
-        if c.record().auto_remove() {
+        if let Some(plan) = restart {
+            self.spawn_restart(c, plan);
+        } else if c.record().auto_remove() {
             let daemon = self.clone();
             let c = c.clone();
             tokio::spawn(async move {
@@ -229,12 +247,20 @@ impl Daemon {
     pub async fn kill_container(&self, c: &Arc<Container>, signal: &str) -> Result<(), ApiError> {
         let sig = parse_signal(signal)
             .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {signal}")))?;
+        // As docker: killing with KILL or the stop signal ends the restart policy's loop.
+        let stops = sig == 9 || parse_signal(&c.record().stop_signal()) == Some(sig);
+        if stops && self.cancel_restart(c) {
+            return Ok(());
+        }
         if !c.is_running() {
             return Err(ApiError::conflict(format!(
                 "Cannot kill container: {}: Container {} is not running",
                 c.name(),
                 c.id
             )));
+        }
+        if stops {
+            c.update(|r| r.has_been_manually_stopped = true);
         }
         self.signal(c, sig);
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
@@ -275,6 +301,10 @@ impl Daemon {
         timeout: Option<i64>,
     ) -> Result<(), ApiError> {
         let _op = c.op.lock().await;
+        if self.cancel_restart(c) {
+            self.container_event(c, "stop", &[]);
+            return Ok(());
+        }
         if !c.is_running() {
             return Err(ApiError::not_modified());
         }
@@ -347,6 +377,7 @@ impl Daemon {
         force: bool,
         volumes: bool,
     ) -> Result<(), ApiError> {
+        self.remove_restarting(c, force)?;
         if c.is_running() {
             if !force {
                 return Err(ApiError::conflict(format!(

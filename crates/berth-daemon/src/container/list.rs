@@ -57,9 +57,18 @@ pub fn human_duration(d: chrono::Duration) -> String {
 pub fn status_text(r: &Record) -> String {
     let now = chrono::Utc::now();
     let s = &r.state;
+    if s.running && s.restarting {
+        let since = parse_time(&s.finished_at).unwrap_or(now);
+        let ago = human_duration(now - since);
+        return format!("Restarting ({}) {ago} ago", s.exit_code);
+    }
     if s.running {
         let since = parse_time(&s.started_at).unwrap_or(now);
-        let paused = if s.paused { " (Paused)" } else { "" };
+        let paused = if s.paused {
+            " (Paused)".to_string()
+        } else {
+            super::health::ps_suffix(s)
+        };
         return format!("Up {}{paused}", human_duration(now - since));
     }
     if s.status == "created" || s.finished_at == ZERO_TIME && s.started_at == ZERO_TIME {
@@ -202,6 +211,13 @@ impl Daemon {
                 return Err(ApiError::invalid(format!("invalid filter '{key}'")));
             }
         }
+        for h in filters.get("health").into_iter().flatten() {
+            if !matches!(h.as_str(), "starting" | "healthy" | "unhealthy" | "none") {
+                return Err(ApiError::invalid(format!(
+                    "Unrecognised filter value for health: {h}"
+                )));
+            }
+        }
         if let Some(st) = filters.get("status") {
             for s in st {
                 if !matches!(
@@ -264,6 +280,7 @@ impl Daemon {
         any("id", &|v| r.id.starts_with(v))
             && any("name", &|v| r.name.contains(v.trim_start_matches('/')))
             && any("status", &|v| r.state.status == v)
+            && any("health", &|v| super::health::filter_status(&r.state) == v)
             && any("exited", &|v| {
                 !r.state.running && r.state.status == "exited" && v.parse() == Ok(r.state.exit_code)
             })

@@ -2,17 +2,24 @@
 //! and the daemon's operations on them, one module per operation group.
 
 pub mod attach;
+pub(crate) mod cgroup;
 mod create;
 pub mod exec;
 pub(crate) mod files;
+pub mod health;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
 mod names;
+mod oom;
 pub mod record;
 pub mod recover;
+pub mod restart;
+mod security;
 mod shim;
 mod spec;
+pub mod stats;
+pub mod update;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -53,6 +60,8 @@ pub struct Container {
     pub exit: watch::Sender<ExitState>,
     /// Serialises start/stop/restart/remove of this container.
     pub op: tokio::sync::Mutex<()>,
+    /// The restart policy's back-off.
+    restart: Mutex<restart::Backoff>,
 }
 
 impl Container {
@@ -70,6 +79,7 @@ impl Container {
             })
             .0,
             op: tokio::sync::Mutex::new(()),
+            restart: Mutex::new(restart::Backoff::default()),
         })
     }
 

@@ -21,6 +21,29 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Only for a container with a health check (`State.Health` of docker).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub health: Option<Health>,
+}
+
+/// `State.Health`: the health check's status, failures in a row and its last results.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: i64,
+    pub log: Vec<HealthLog>,
+}
+
+/// One health check run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthLog {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
 }
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -20,7 +20,8 @@ impl Daemon {
         for record in records {
             let c = Container::new(record.clone());
             self.containers.insert(c.clone());
-            if !record.state.running {
+            // A pending restart has no process: `start_by_policy` starts it.
+            if !record.state.running || record.state.restarting {
                 self.adopt_or_abort(&c).await;
                 continue;
             }

@@ -8,6 +8,7 @@ use berth_runtime::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resour
 use serde_json::Value;
 
 use super::record::Record;
+use super::security;
 use crate::Daemon;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -132,6 +133,12 @@ fn resources(hc: &Value) -> Resources {
         cpuset_mems: hc["CpusetMems"].as_str().unwrap_or("").to_string(),
         pids_limit: hc["PidsLimit"].as_i64().filter(|p| *p > 0),
         blkio_weight: i("BlkioWeight").clamp(0, 1000) as u16,
+        memory_swappiness: hc["MemorySwappiness"]
+            .as_i64()
+            .filter(|s| (0..=100).contains(s))
+            .map(|s| s as u64),
+        oom_kill_disable: hc["OomKillDisable"].as_bool().unwrap_or(false),
+        ..Default::default()
     }
 }
 
@@ -277,8 +284,21 @@ impl Daemon {
                 r.id
             ),
             shm_size: shm,
-            resources: resources(hc),
+            resources: {
+                let mut res = resources(hc);
+                let [rb, wb, ri, wi] = security::THROTTLE_KEYS;
+                res.read_bps = security::throttles(hc, rb)?;
+                res.write_bps = security::throttles(hc, wb)?;
+                res.read_iops = security::throttles(hc, ri)?;
+                res.write_iops = security::throttles(hc, wi)?;
+                res
+            },
             init: hc["Init"].as_bool().unwrap_or(false),
+            seccomp: security::seccomp_mode(hc),
+            devices: security::devices(hc)?,
+            device_cgroup_rules: strs(&hc["DeviceCgroupRules"]),
+            sysctls: security::sysctls(hc),
+            rlimits: security::rlimits(hc),
         })
     }
 }
