@@ -33,13 +33,7 @@ pub fn allocate(
     used: &BTreeSet<IpAddr>,
     requested: Option<IpAddr>,
 ) -> Result<IpAddr, IpamError> {
-    let gw = gateway(pool);
-    let taken = |ip: IpAddr| {
-        is_subnet_reserved(&pool.subnet, ip)
-            || ip == gw
-            || pool.aux_addresses.values().any(|a| *a == ip)
-            || used.contains(&ip)
-    };
+    let taken = taken_in(pool, used);
     if let Some(ip) = requested {
         if !pool.subnet.contains(&ip) {
             return Err(IpamError::OutOfSubnet {
@@ -65,13 +59,7 @@ pub fn allocate_after(
     used: &BTreeSet<IpAddr>,
     after: Option<IpAddr>,
 ) -> Result<IpAddr, IpamError> {
-    let gw = gateway(pool);
-    let taken = |ip: IpAddr| {
-        is_subnet_reserved(&pool.subnet, ip)
-            || ip == gw
-            || pool.aux_addresses.values().any(|a| *a == ip)
-            || used.contains(&ip)
-    };
+    let taken = taken_in(pool, used);
     // Like libnetwork, the range's own first and last addresses are ordinary host
     // addresses unless they are the subnet's network or broadcast address.
     // Every address skipped is reserved, the gateway, an aux address or in `used`, so
@@ -88,6 +76,18 @@ pub fn allocate_after(
         .map(|n| from_bits(&range, n))
         .find(|ip| !taken(*ip))
         .ok_or(IpamError::Exhausted(range))
+}
+
+/// Whether an address of the pool cannot be handed out: reserved, the gateway, an aux
+/// address or in `used`.
+fn taken_in<'a>(pool: &'a PoolConfig, used: &'a BTreeSet<IpAddr>) -> impl Fn(IpAddr) -> bool + 'a {
+    let gw = gateway(pool);
+    move |ip| {
+        is_subnet_reserved(&pool.subnet, ip)
+            || ip == gw
+            || pool.aux_addresses.values().any(|a| *a == ip)
+            || used.contains(&ip)
+    }
 }
 
 /// libnetwork never hands out an IPv4 subnet's network and broadcast addresses (from

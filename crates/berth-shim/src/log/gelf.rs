@@ -213,15 +213,9 @@ impl Driver for Gelf {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::opts;
     use super::*;
     use std::io::Read;
-
-    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn settings() {

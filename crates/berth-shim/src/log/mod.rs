@@ -195,7 +195,8 @@ pub(crate) fn message(line: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    /// Driver options from pairs (shared by the drivers' tests).
+    pub(super) fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -256,14 +256,8 @@ impl Driver for Syslog {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::opts;
     use super::*;
-
-    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn addresses_and_facilities() {
