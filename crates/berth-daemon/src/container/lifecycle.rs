@@ -209,7 +209,7 @@ impl Daemon {
     /// The container's process is gone: record it, tell waiters, clean up.
     pub(crate) async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
         c.set_shim(None);
-        self.note_oom(c).await;
+        self.note_oom(c, code).await;
         let restart = self.plan_restart(c, code);
         c.update(|r| {
             r.state.status = "exited".into();

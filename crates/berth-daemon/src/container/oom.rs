@@ -42,12 +42,16 @@ fn watch_oom(cg: Cgroup, id: &str) {
 }
 
 /// Whether the container's last run was OOM-killed (false when it was not watched).
-async fn oom_killed(id: &str) -> bool {
+/// An OOM kill is a SIGKILL: for any other exit only an event already seen counts, so a
+/// normal exit never waits for the watcher (which needs a moment to tell an OOM from the
+/// cgroup's removal).
+async fn oom_killed(id: &str, code: i32) -> bool {
     let rx = watchers()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(id);
     match rx {
+        Some(mut rx) if code != 137 => matches!(rx.try_recv(), Ok(true)),
         Some(rx) => matches!(
             tokio::time::timeout(Duration::from_secs(2), rx).await,
             Ok(Ok(true))
@@ -147,8 +151,8 @@ impl Daemon {
     }
 
     /// Called on the container's exit, before `die`: records an OOM kill.
-    pub(crate) async fn note_oom(self: &Arc<Self>, c: &Arc<Container>) {
-        if !oom_killed(&c.id).await {
+    pub(crate) async fn note_oom(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
+        if !oom_killed(&c.id, code).await {
             return;
         }
         c.update(|r| r.state.oom_killed = true);
