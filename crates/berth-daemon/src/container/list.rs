@@ -94,23 +94,12 @@ fn networks(r: &Record) -> Value {
     }
     let mut out = serde_json::Map::new();
     for (name, ep) in &r.networks {
-        let mut v = serde_json::to_value(ep).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.retain(|k, _| !k.starts_with("berth."));
-        }
-        out.insert(name.clone(), v);
+        out.insert(name.clone(), ep.api_view());
     }
     if out.is_empty() && matches!(mode, "host" | "none") {
         out.insert(
             mode.to_string(),
-            serde_json::to_value(crate::network::Endpoint::default())
-                .map(|mut v| {
-                    if let Some(o) = v.as_object_mut() {
-                        o.retain(|k, _| !k.starts_with("berth."));
-                    }
-                    v
-                })
-                .unwrap_or(Value::Null),
+            crate::network::Endpoint::default().api_view(),
         );
     }
     Value::Object(out)

@@ -72,7 +72,7 @@ pub struct Published {
     pub socket: Reserved,
 }
 
-pub(super) fn bind(proto: &str, ip: IpAddr, port: u16) -> std::io::Result<(Reserved, u16)> {
+fn bind(proto: &str, ip: IpAddr, port: u16) -> std::io::Result<(Reserved, u16)> {
     let addr = SocketAddr::new(ip, port);
     match proto {
         "tcp" => {
@@ -170,6 +170,33 @@ pub fn publish(
         }
     }
     Ok(out)
+}
+
+/// Binds a running container's recorded ports again (after a daemon restart); a port that
+/// cannot be held any more is logged and left out.
+pub fn hold_again(id: &str, recorded: &[(String, PortBinding)]) -> Vec<Published> {
+    recorded
+        .iter()
+        .filter_map(|(key, b)| {
+            let (container_port, proto) = parse_key(key).ok()?;
+            let host_ip: IpAddr = b.host_ip.parse().ok()?;
+            let host_port: u16 = b.host_port.parse().ok()?;
+            match bind(&proto, host_ip, host_port) {
+                Ok((socket, _)) => Some(Published {
+                    key: key.clone(),
+                    container_port,
+                    proto,
+                    host_ip,
+                    host_port,
+                    socket,
+                }),
+                Err(e) => {
+                    tracing::warn!("{id}: hold port {host_port}/{proto}: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// `NetworkSettings.Ports` of a running container: every exposed or published port, with

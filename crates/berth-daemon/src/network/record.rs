@@ -174,6 +174,15 @@ impl Endpoint {
         Ok(e)
     }
 
+    /// The endpoint as `NetworkSettings.Networks` shows it: without berth's own fields.
+    pub fn api_view(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !k.starts_with("berth."));
+        }
+        v
+    }
+
     /// Forgets what the last run was given (docker clears these when a container stops).
     pub fn clear_runtime(&mut self) {
         self.endpoint_id.clear();

@@ -2,18 +2,16 @@
 //! reservations back; what exited containers or a crash left (namespaces, veths,
 //! addresses in records, firewall rules) is removed.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use berth_network::netns;
 
-use super::ports::{self, Published};
+use super::ports;
 use super::sandbox::Sandbox;
 use crate::Daemon;
 
 impl Daemon {
     pub(crate) async fn recover_networks(self: &Arc<Self>) {
-        let mut live = Vec::new();
         for c in self.containers.all() {
             let r = c.record();
             let path = self.networks.netns_path(&c.id);
@@ -31,30 +29,7 @@ impl Daemon {
             if !path.exists() || self.sandbox_path(&c.id).is_some() {
                 continue;
             }
-            live.push(path.clone());
-            let published: Vec<Published> = r
-                .ports
-                .iter()
-                .filter_map(|(key, b)| {
-                    let (container_port, proto) = ports::parse_key(key).ok()?;
-                    let host_ip: IpAddr = b.host_ip.parse().ok()?;
-                    let host_port: u16 = b.host_port.parse().ok()?;
-                    match ports::bind(&proto, host_ip, host_port) {
-                        Ok((socket, _)) => Some(Published {
-                            key: key.clone(),
-                            container_port,
-                            proto,
-                            host_ip,
-                            host_port,
-                            socket,
-                        }),
-                        Err(e) => {
-                            tracing::warn!("{}: hold port {host_port}/{proto}: {e}", c.id);
-                            None
-                        }
-                    }
-                })
-                .collect();
+            let published = ports::hold_again(&c.id, &r.ports);
             let wants_dns = r
                 .networks
                 .values()
