@@ -20,11 +20,8 @@
 #   (RUNS/WARMUP as in peers-bench/common.sh; ROUNDS=5, WRK_ROUNDS=3, WRK_DURATION=10s,
 #    WRK_CONNS=4, WRK_THREADS=2). Log and raw data: $RESULTS/berth-network.txt, $RESULTS/net-*.
 set -u -o pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-peers=${PEERS_BENCH:-$repo/../shared/peers-bench}
-[ -d "$peers" ] || peers=/work/shared/peers-bench
-. "$peers/common.sh"
+BENCH_NAME=netbench BENCH_BRIDGE=bnb0 BENCH_BIP=10.78.0.1/24
+. "$(dirname "$0")/berth-daemon.sh"
 ROUNDS=${ROUNDS:-5}
 WRK_ROUNDS=${WRK_ROUNDS:-3}
 WRK_DURATION=${WRK_DURATION:-10s}
@@ -34,57 +31,17 @@ out=$RESULTS/berth-network.txt
 : > "$out"
 say() { echo "$*" | tee -a "$out"; }
 LABEL=peers-bench=network
-
-BERTH=$repo/target/release/berth
-bdir=$(mktemp -d /tmp/berth-netbench.XXXXXX)
-bsock=$bdir/berth.sock
-bpid=""
 hpid=""
-B() { "$BERTH" -H "unix://$bsock" "$@"; }
 
-berth_start() { # extra daemon flags...
-    rm -f "$bsock"
-    "$BERTH" daemon -H "unix://$bsock" --data-root "$bdir/data" --exec-root "$bdir/exec" \
-        --cgroup-parent /berth-netbench --bridge bnb0 --bip 10.78.0.1/24 "$@" \
-        >>"$bdir/daemon.log" 2>&1 &
-    bpid=$!
-    for _ in $(seq 200); do
-        [ -S "$bsock" ] && B version >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    log "berth daemon did not come up:"; tail -20 "$bdir/daemon.log" >&2
-    return 1
-}
-berth_stop() {
-    [ -n "$bpid" ] || return 0
-    local ids
-    ids=$(B ps -aq 2>/dev/null)
-    [ -n "$ids" ] && B rm -f $ids >/dev/null 2>&1
-    kill -TERM "$bpid" 2>/dev/null
-    for _ in $(seq 300); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$bpid" 2>/dev/null && { log "berth daemon $bpid alive 30 s after SIGTERM: SIGKILL"; kill -KILL "$bpid"; }
-    wait "$bpid" 2>/dev/null
-    bpid=""
-    if ip link show bnb0 >/dev/null 2>&1 || nft list table inet berth-bnb0 >/dev/null 2>&1; then
-        log "berth daemon stopped but bnb0 or its nftables table (inet berth-bnb0) is still there"
-    fi
-}
 cleanup() {
     set +e
     [ -n "$hpid" ] && { kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null; }
-    berth_stop
     if timeout 10 "$DOCKER" version >/dev/null 2>&1; then
         "$DOCKER" ps -aq --filter "label=$LABEL" | xargs -r "$DOCKER" rm -f >/dev/null
     fi
     "$PODMAN" ps -aq --filter "label=$LABEL" | xargs -r "$PODMAN" rm -f -t 0 >/dev/null
     [ "${KEEP_PEERS:-0}" = 1 ] || "$peers/99-teardown.sh" >"$RESULTS/net-99-teardown.log" 2>&1
-    # nothing should be mounted under the temp dir once the daemon is gone; unmount if so
-    findmnt -rno TARGET | grep "^$bdir/" | sort -r | xargs -r -n1 umount -l
-    rm -rf --one-file-system "$bdir"
-    # the (empty) cgroups berth made under its --cgroup-parent
-    for d in /sys/fs/cgroup/berth-netbench /sys/fs/cgroup/*/berth-netbench; do
-        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
+    berth_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -93,7 +50,7 @@ trap 'exit 130' INT TERM HUP
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y wrk >/dev/null ||
     { log "wrk missing and not installable"; exit 1; }
 "$peers/00-setup.sh" >"$RESULTS/net-00-setup.log" 2>&1 || { log "peers setup failed (see $RESULTS/net-00-setup.log)"; exit 1; }
-(cd "$repo" && cargo build --release -p berth >/dev/null 2>&1) || { log "berth build failed"; exit 1; }
+build_berth || exit 1
 U=("${PODMAN_ULIMITS_ARR[@]}")
 
 berth_start || exit 1

@@ -60,6 +60,9 @@ pub struct Process {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub no_new_privileges: bool,
+    /// `--ulimit`s (an exec inherits the container's, as with docker).
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
 }
 
 /// Everything the runtime needs to make a container; nothing about images or the API.
@@ -92,8 +95,6 @@ pub struct ContainerSpec {
     pub device_cgroup_rules: Vec<String>,
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
-    #[serde(default)]
-    pub rlimits: Vec<Rlimit>,
 }
 
 /// A blkio throttle on one block device (bytes or I/O operations per second).
@@ -377,6 +378,13 @@ pub fn process_json(process: &Process) -> Value {
     if process.no_new_privileges {
         out["noNewPrivileges"] = json!(true);
     }
+    if !process.rlimits.is_empty() {
+        out["rlimits"] = json!(process
+            .rlimits
+            .iter()
+            .filter_map(Rlimit::oci)
+            .collect::<Vec<_>>());
+    }
     out
 }
 
@@ -473,14 +481,7 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
         nodes.retain(|n| n.path != d.path);
         nodes.push(d.clone());
     }
-    let mut process = process_json(&spec.process);
-    if !spec.rlimits.is_empty() {
-        process["rlimits"] = json!(spec
-            .rlimits
-            .iter()
-            .filter_map(Rlimit::oci)
-            .collect::<Vec<_>>());
-    }
+    let process = process_json(&spec.process);
     let seccomp = oci_seccomp(
         &spec.seccomp,
         spec.process.privileged,

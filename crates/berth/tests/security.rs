@@ -274,6 +274,30 @@ fn ulimits() {
         ],
     );
     assert_eq!(out, "100\n200\n");
+    // An exec inherits the container's ulimits and no-new-privileges, as with dockerd.
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "lim",
+        "--ulimit",
+        "nofile=100:200",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_ok(&o, "run -d --ulimit");
+    let o = d.docker(&[
+        "exec",
+        "lim",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status",
+    ]);
+    assert_ok(&o, "exec");
+    assert_eq!(stdout(&o), "100\n200\nNoNewPrivs:\t1\n");
 }
 
 #[test]

@@ -79,8 +79,12 @@ fn stats_of_a_running_container() {
     assert_ok(&o, "berth stats");
     assert_eq!(stdout(&o), "st 1\n");
     // The default table of both CLIs: same header, one row for the container.
-    let b = stdout(&d.berth(&["stats", "--no-stream"]));
-    let k = stdout(&d.docker(&["stats", "--no-stream"]));
+    let o = d.berth(&["stats", "--no-stream"]);
+    assert_ok(&o, "berth stats --no-stream");
+    let b = stdout(&o);
+    let o = d.docker(&["stats", "--no-stream"]);
+    assert_ok(&o, "docker stats --no-stream");
+    let k = stdout(&o);
     assert_eq!(b.lines().next(), k.lines().next(), "{b}\n{k}");
     assert_eq!(b.lines().count(), 2, "{b}");
     assert!(
@@ -279,6 +283,26 @@ fn oom_kill_is_reported() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "104857600\n");
     assert_eq!(inspect(&d, "fine", "{{.State.OOMKilled}}"), "false");
+}
+
+#[test]
+fn oom_kill_after_a_daemon_restart_is_reported() {
+    let mut d = started();
+    // The container allocates once it has seen the file the test makes after the daemon
+    // was killed and started again: the new daemon must watch its cgroup.
+    let script = "while [ ! -e /go ]; do sleep 0.1; done; \
+                  x=$(head -c 104857600 /dev/zero | tr '\\0' a); echo ${#x}";
+    let o = d.docker(&[
+        "run", "-d", "--name", "oom2", "-m", "32m", "busybox", "sh", "-c", script,
+    ]);
+    assert_ok(&o, "run -d");
+    d.kill9();
+    d.restart();
+    let o = d.docker(&["exec", "oom2", "touch", "/go"]);
+    assert_ok(&o, "exec touch");
+    let o = d.docker(&["wait", "oom2"]);
+    assert_eq!(stdout(&o), "137\n", "{}", stderr(&o));
+    assert_eq!(inspect(&d, "oom2", "{{.State.OOMKilled}}"), "true");
 }
 
 fn chrono_now() -> u64 {

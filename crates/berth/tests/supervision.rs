@@ -115,6 +115,8 @@ fn policies_across_daemon_restarts() {
         ("always1", "always"),
         ("unless1", "unless-stopped"),
         ("unless2", "unless-stopped"),
+        ("fail1", "on-failure:5"),
+        ("no1", "no"),
     ] {
         docker_ok(
             &d,
@@ -131,8 +133,27 @@ fn policies_across_daemon_restarts() {
             ],
         );
     }
-    docker_ok(&d, &["stop", "-t", "0", "always1", "unless1"]);
+    docker_ok(
+        &d,
+        &["stop", "-t", "0", "always1", "unless1", "fail1", "no1"],
+    );
     assert_eq!(state(&d, "always1"), "exited 0");
+    // on-failure with a clean exit stays down; after a failure (here the stop's SIGKILL,
+    // 137) it comes back at the daemon's start while retries are left, as with dockerd.
+    docker_ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "ok1",
+            "--restart",
+            "on-failure:5",
+            "busybox",
+            "true",
+        ],
+    );
+    wait_for("ok1 exited", || state(&d, "ok1") == "exited 0");
     // Killed: the shims keep u2 running; `always` comes back even though it was stopped.
     d.kill9();
     d.restart();
@@ -140,8 +161,14 @@ fn policies_across_daemon_restarts() {
         state(&d, "always1") == "running 0"
     });
     assert_eq!(state(&d, "unless2"), "running 0");
+    wait_for("on-failure started again", || {
+        state(&d, "fail1") == "running 0"
+    });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(state(&d, "unless1"), "exited 0");
+    assert_eq!(state(&d, "ok1"), "exited 0");
+    assert_eq!(state(&d, "no1"), "exited 0");
+    docker_ok(&d, &["rm", "-f", "fail1", "ok1", "no1"]);
     // A clean daemon restart too.
     docker_ok(&d, &["stop", "-t", "0", "unless2"]);
     d.restart();

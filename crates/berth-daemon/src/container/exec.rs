@@ -10,6 +10,7 @@ use berth_shim::ShimConfig;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::security;
 use super::shim::{self, ShimEvent};
 use super::spec::{process_env, resolve_user};
 use super::{Container, ExitState, Output};
@@ -219,7 +220,9 @@ impl Daemon {
                 || record.host_config["Privileged"].as_bool().unwrap_or(false),
             cap_add: strs(&record.host_config["CapAdd"]),
             cap_drop: strs(&record.host_config["CapDrop"]),
-            no_new_privileges: false,
+            // Like dockerd: an exec keeps the container's no-new-privileges and ulimits.
+            no_new_privileges: security::no_new_privileges(&record.host_config),
+            rlimits: security::rlimits(&record.host_config),
         };
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let short = &exec.id[..12];

@@ -29,6 +29,8 @@ impl Daemon {
             match shim::connect(&self.shim_socket(&c.id, None), c.hub.clone()).await {
                 Ok(link) => {
                     tracing::info!("reconnected to the shim of {}", c.id);
+                    // The watcher of the previous daemon died with it.
+                    self.watch_oom(&c);
                     self.attach_link(c.clone(), link);
                 }
                 Err(_) => {

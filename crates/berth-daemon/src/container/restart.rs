@@ -12,6 +12,7 @@ use std::time::Duration;
 use berth_api::ApiError;
 use serde_json::Value;
 
+use super::record::ZERO_TIME;
 use super::{now, Container};
 use crate::Daemon;
 
@@ -54,12 +55,16 @@ impl Policy {
         }
     }
 
-    /// Whether the daemon starts the container when it comes up and finds it stopped.
-    pub fn starts_on_boot(self, manually_stopped: bool) -> bool {
+    /// Whether the daemon starts the container when it comes up and finds it stopped after
+    /// exiting with `code` (dockerd's restore: `always` even after a manual stop,
+    /// `unless-stopped` unless stopped by hand, `on-failure` after a failure while retries
+    /// are left).
+    pub fn starts_on_boot(self, code: i64, manually_stopped: bool, restart_count: i64) -> bool {
         match self {
             Policy::Always => true,
             Policy::UnlessStopped => !manually_stopped,
-            _ => false,
+            Policy::OnFailure(max) => code != 0 && (max <= 0 || restart_count < max),
+            Policy::No => false,
         }
     }
 }
@@ -252,7 +257,12 @@ impl Daemon {
             if pending {
                 self.end_restarting(&c, false);
             } else if r.state.running
-                || !Policy::of(&r.host_config).starts_on_boot(r.has_been_manually_stopped)
+                || r.state.started_at == ZERO_TIME
+                || !Policy::of(&r.host_config).starts_on_boot(
+                    r.state.exit_code,
+                    r.has_been_manually_stopped,
+                    r.restart_count,
+                )
             {
                 continue;
             }
@@ -293,9 +303,13 @@ mod tests {
         assert!(!Policy::OnFailure(2).restarts(1, false, 2));
         assert!(!Policy::OnFailure(0).restarts(0, false, 0));
         assert!(Policy::OnFailure(0).restarts(3, false, 1000));
-        assert!(Policy::Always.starts_on_boot(true));
-        assert!(!Policy::UnlessStopped.starts_on_boot(true));
-        assert!(Policy::UnlessStopped.starts_on_boot(false));
+        assert!(Policy::Always.starts_on_boot(0, true, 0));
+        assert!(!Policy::UnlessStopped.starts_on_boot(0, true, 0));
+        assert!(Policy::UnlessStopped.starts_on_boot(0, false, 0));
+        assert!(Policy::OnFailure(2).starts_on_boot(1, false, 1));
+        assert!(!Policy::OnFailure(2).starts_on_boot(1, false, 2));
+        assert!(!Policy::OnFailure(0).starts_on_boot(0, false, 0));
+        assert!(!Policy::No.starts_on_boot(1, false, 0));
     }
 
     #[test]

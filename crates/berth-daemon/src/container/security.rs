@@ -63,6 +63,16 @@ pub fn sysctls(hc: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `--security-opt no-new-privileges[:true]`.
+pub fn no_new_privileges(hc: &Value) -> bool {
+    hc["SecurityOpt"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true")
+}
+
 pub fn rlimits(hc: &Value) -> Vec<Rlimit> {
     hc["Ulimits"]
         .as_array()

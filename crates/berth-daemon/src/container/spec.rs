@@ -266,9 +266,8 @@ impl Daemon {
                 privileged: hc["Privileged"].as_bool().unwrap_or(false),
                 cap_add: strs(&hc["CapAdd"]),
                 cap_drop: strs(&hc["CapDrop"]),
-                no_new_privileges: strs(&hc["SecurityOpt"])
-                    .iter()
-                    .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
+                no_new_privileges: security::no_new_privileges(hc),
+                rlimits: security::rlimits(hc),
             },
             // Sharing the host's UTS namespace means not setting a hostname at all.
             hostname: if mode("UTSMode") == "host" {
@@ -298,7 +297,6 @@ impl Daemon {
             devices: security::devices(hc)?,
             device_cgroup_rules: strs(&hc["DeviceCgroupRules"]),
             sysctls: security::sysctls(hc),
-            rlimits: security::rlimits(hc),
         })
     }
 }

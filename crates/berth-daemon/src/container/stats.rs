@@ -14,6 +14,8 @@ use super::Container;
 use crate::Daemon;
 
 const NANOS: u64 = 1_000_000_000;
+/// How far apart the two samples of a non-streamed stats answer are (dockerd: 1 s or more).
+const NO_STREAM_WINDOW: Duration = Duration::from_millis(250);
 
 /// Clock ticks per second of `cpuacct.stat` and `/proc/stat`.
 fn clock_ticks() -> u64 {
@@ -337,7 +339,8 @@ impl Daemon {
     }
 
     /// Writes stats JSON lines to `tx`: one per second while `stream`, else one (after a
-    /// second sample ~1 s later unless `one_shot`, so that CPU % can be computed).
+    /// second sample [`NO_STREAM_WINDOW`] later unless `one_shot`, so that CPU % can be
+    /// computed).
     pub fn stream_stats(
         self: &Arc<Self>,
         c: Arc<Container>,
@@ -357,7 +360,15 @@ impl Daemon {
                 return;
             }
             let mut prev: Option<Value> = None;
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // A stream samples every second, as dockerd does. A single answer needs two
+            // samples for CPU %: a quarter of a second apart is enough for the ratio of the
+            // container's CPU time to the host's, and keeps `stats --no-stream` quick.
+            let period = if stream {
+                Duration::from_secs(1)
+            } else {
+                NO_STREAM_WINDOW
+            };
+            let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
                 let mut v = d.stats_sample(&c);
