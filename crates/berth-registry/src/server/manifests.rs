@@ -231,6 +231,13 @@ pub async fn put(reg: &Registry, name: &str, reference: &str, req: Request<Incom
             }
         }
     }
+    // Referenced blobs count as just used, so a `gc` running now keeps them even if no
+    // manifest it has read refers to them.
+    for b in m.blobs() {
+        if let Ok(d) = Digest::parse(&b.digest) {
+            reg.storage.touch(&reg.storage.blob_path(&d));
+        }
+    }
     reg.storage.put_small_blob(&data)?;
     reg.storage.link_manifest(name, &digest, &media_type)?;
     if let Reference::Tag(tag) = &reference {

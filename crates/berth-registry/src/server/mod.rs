@@ -87,6 +87,7 @@ impl Server {
     /// Opens the storage, loads credentials and keys, and binds the address.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let storage = Storage::open(&config.root)?;
+        storage.clear_tmp()?;
         let auth = Auth::load(&config.auth)?;
         let tls = match &config.tls {
             Some(files) => Some(tls::acceptor(files)?),

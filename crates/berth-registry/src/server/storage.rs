@@ -12,7 +12,7 @@
 //!
 //! Every file that readers see appears by `rename` after an `fsync`, so a crash leaves
 //! either the old state or the new one, never half a blob; leftovers in `tmp/` are removed
-//! at start.
+//! when the server starts.
 
 use std::fs;
 use std::io::{self, Write};
@@ -77,21 +77,24 @@ fn list_dir(dir: &Path) -> Result<Vec<String>> {
 }
 
 impl Storage {
-    /// Opens (creating) the layout under `root` and clears `tmp/`.
+    /// Opens (creating) the layout under `root`.
     pub fn open(root: &Path) -> Result<Storage> {
         let s = Storage {
             root: root.to_path_buf(),
         };
-        for d in ["blobs/sha256", "repositories", "uploads"] {
+        for d in ["blobs/sha256", "repositories", "uploads", "tmp"] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(err("create directory", &p))?;
         }
-        let tmp = s.tmp_dir();
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(err("remove", &tmp))?;
-        }
-        fs::create_dir_all(&tmp).map_err(err("create directory", &tmp))?;
         Ok(s)
+    }
+
+    /// Removes what a previous server left half written in `tmp/` (at its start only: a
+    /// `gc` beside a running server must not touch it).
+    pub fn clear_tmp(&self) -> Result<()> {
+        let tmp = self.tmp_dir();
+        fs::remove_dir_all(&tmp).map_err(err("remove", &tmp))?;
+        fs::create_dir_all(&tmp).map_err(err("create directory", &tmp))
     }
 
     pub fn root(&self) -> &Path {
@@ -146,10 +149,8 @@ impl Storage {
 
     /// Marks a blob as just used (gc keeps blobs younger than its grace period).
     pub fn touch(&self, path: &Path) {
-        let _ = fs::File::options()
-            .append(true)
-            .open(path)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        // The registry owns its files, so a read-only handle may set their times.
+        let _ = fs::File::open(path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
     }
 
     /// Stores small content (a manifest) as a blob and returns its digest.
