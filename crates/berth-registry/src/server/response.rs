@@ -14,7 +14,7 @@ use crate::server::error::ApiError;
 pub type Body = http_body_util::combinators::BoxBody<Bytes, io::Error>;
 
 /// Bytes read from disk per frame when streaming a blob.
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 256 << 10;
 
 pub fn full(data: impl Into<Bytes>) -> Body {
     Full::new(data.into())
