@@ -66,6 +66,7 @@ fn gc_removes_only_unreferenced_blobs() {
         dry_run,
         delete_untagged,
         grace,
+        upload_max_age: Duration::from_secs(7 * 24 * 3600),
     };
     // Within the grace period nothing goes.
     let report = collect(&opts(false, false, Duration::from_secs(3600))).unwrap();
@@ -74,12 +75,22 @@ fn gc_removes_only_unreferenced_blobs() {
         report.blobs_too_young, 4,
         "orphan, gone's config, layer and manifest"
     );
+    assert!(report.uploads_removed.is_empty());
+    // An upload abandoned long ago goes.
+    let old = request(reg.addr, "POST", "/v2/app/blobs/uploads/", &[], b"");
+    let old_uuid = old.header("Docker-Upload-UUID").unwrap().to_string();
+    let info = r.join("uploads").join(&old_uuid).join("info");
+    std::fs::write(&info, r#"{"name":"app","started":1000}"#).unwrap();
     // A dry run reports without removing.
     let report = collect(&opts(true, false, Duration::ZERO)).unwrap();
     assert_eq!(report.blobs_removed.len(), 4);
+    assert_eq!(report.uploads_removed, std::slice::from_ref(&old_uuid));
     assert!(blob_exists(r, &orphan));
+    assert!(info.exists());
 
     let report = collect(&opts(false, false, Duration::ZERO)).unwrap();
+    assert_eq!(report.uploads_removed, std::slice::from_ref(&old_uuid));
+    assert!(!info.exists());
     let mut removed: Vec<String> = report.blobs_removed.iter().map(|d| d.to_string()).collect();
     removed.sort();
     let mut expected = vec![
@@ -175,6 +186,7 @@ fn gc_keeps_children_of_tagged_indexes_and_referrers() {
         dry_run: false,
         delete_untagged: true,
         grace: Duration::ZERO,
+        upload_max_age: Duration::from_secs(3600),
     })
     .unwrap();
     assert!(

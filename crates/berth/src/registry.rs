@@ -82,6 +82,9 @@ struct GcArgs {
     /// pushed to a running server before their manifest survive
     #[arg(long, value_name = "duration", default_value = "1h", value_parser = parse_duration)]
     grace: Duration,
+    /// Remove uploads started longer ago than this (abandoned by their clients)
+    #[arg(long, value_name = "duration", default_value = "168h", value_parser = parse_duration)]
+    uploads_older_than: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -176,6 +179,7 @@ fn collect(a: GcArgs) -> anyhow::Result<()> {
         dry_run: a.dry_run,
         delete_untagged: a.delete_untagged,
         grace: a.grace,
+        upload_max_age: a.uploads_older_than,
     };
     let report = gc::collect(&opts).with_context(|| format!("gc of {:?}", opts.root))?;
     let verb = if opts.dry_run {
@@ -189,10 +193,14 @@ fn collect(a: GcArgs) -> anyhow::Result<()> {
     for d in &report.blobs_removed {
         println!("{verb} blob {d}");
     }
+    for u in &report.uploads_removed {
+        println!("{verb} abandoned upload {u}");
+    }
     println!(
-        "{} manifests and {} blobs {verb} ({} bytes); {} blobs in use, {} unreferenced kept as younger than {}s",
+        "{} manifests, {} blobs and {} uploads {verb} ({} bytes of blobs); {} blobs in use, {} unreferenced kept as younger than {}s",
         report.manifests_removed.len(),
         report.blobs_removed.len(),
+        report.uploads_removed.len(),
         report.bytes_freed,
         report.blobs_kept,
         report.blobs_too_young,

@@ -5,7 +5,7 @@
 //! tagged index, or as a referrer of a kept manifest) are removed first.
 //!
 //! Safe beside a running server: uploads in progress are not blobs yet and are left
-//! alone, and blobs younger than the grace period are kept, so layers pushed just before
+//! alone (only those abandoned for longer than `upload_max_age` are removed), and blobs younger than the grace period are kept, so layers pushed just before
 //! their manifest survive. Cross-repository mounts and re-uploads refresh a blob's time.
 
 use std::collections::{BTreeSet, HashSet};
@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::server::digest::Digest;
 use crate::server::manifests::Manifest;
-use crate::server::storage::{Storage, StorageError};
+use crate::server::storage::{err, Storage, StorageError};
+use crate::server::uploads::UploadInfo;
 
 #[derive(Debug, Clone)]
 pub struct GcOptions {
@@ -23,6 +24,9 @@ pub struct GcOptions {
     pub delete_untagged: bool,
     /// Blobs modified more recently than this are kept.
     pub grace: Duration,
+    /// Uploads started longer ago than this are abandoned and removed (distribution purges
+    /// them after a week); younger ones are in flight and left alone.
+    pub upload_max_age: Duration,
 }
 
 /// What a collection removed (or, in a dry run, would remove).
@@ -34,6 +38,8 @@ pub struct GcReport {
     pub blobs_kept: usize,
     /// Unreferenced blobs kept because they are younger than the grace period.
     pub blobs_too_young: usize,
+    /// Abandoned uploads (their uuids).
+    pub uploads_removed: Vec<String>,
 }
 
 fn manifest_of(storage: &Storage, d: &Digest) -> Result<Option<Manifest>, StorageError> {
@@ -146,5 +152,44 @@ pub fn collect(opts: &GcOptions) -> Result<GcReport, StorageError> {
         }
     }
     report.blobs_removed = swept.into_iter().collect();
+    report.uploads_removed = purge_uploads(&storage, opts)?;
     Ok(report)
+}
+
+/// Removes uploads started before `upload_max_age` ago.
+fn purge_uploads(storage: &Storage, opts: &GcOptions) -> Result<Vec<String>, StorageError> {
+    let dir = storage.uploads_dir();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(&dir).map_err(err("read directory", &dir))?;
+    for e in entries {
+        let e = e.map_err(err("read directory", &dir))?;
+        let info: Option<UploadInfo> = std::fs::read(e.path().join("info"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        // An upload without readable info may be being created right now: its directory
+        // time stands in for its start.
+        let started = match info {
+            Some(i) => i.started,
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(now, |d| d.as_secs()),
+        };
+        if now.saturating_sub(started) <= opts.upload_max_age.as_secs() {
+            continue;
+        }
+        if !opts.dry_run {
+            let p = e.path();
+            std::fs::remove_dir_all(&p).map_err(err("remove", &p))?;
+        }
+        removed.push(e.file_name().to_string_lossy().into_owned());
+    }
+    removed.sort();
+    Ok(removed)
 }
