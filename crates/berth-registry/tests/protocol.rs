@@ -600,3 +600,54 @@ fn referrers_list_and_filter() {
     let r = get(reg.addr, "/v2/app/referrers/sha256:zz");
     assert_eq!((r.status, r.error_code().as_str()), (400, "DIGEST_INVALID"));
 }
+
+#[test]
+fn interrupted_chunk_keeps_what_arrived_and_no_blob() {
+    use std::io::Write;
+    let root = tempfile::tempdir().unwrap();
+    let reg = TestRegistry::start(root.path());
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let d = sha256(&data);
+    let r = request(reg.addr, "POST", "/v2/crash/blobs/uploads/", &[], b"");
+    let loc = r.header("Location").unwrap().to_string();
+    // A client that promises the whole blob, sends part of it and goes away.
+    {
+        let mut s = std::net::TcpStream::connect(reg.addr).unwrap();
+        let head = format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            reg.addr,
+            data.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&data[..50_000]).unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // What arrived is kept (the server may still be finishing with it).
+    let mut size = String::new();
+    for _ in 0..50 {
+        let r = get(reg.addr, &loc);
+        if r.status == 204 && r.header("Range") == Some("0-49999") {
+            size = r.header("Range").unwrap().to_string();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(size, "0-49999");
+    assert_eq!(
+        request(reg.addr, "HEAD", &format!("/v2/crash/blobs/{d}"), &[], b"").status,
+        404
+    );
+    // The client resumes from there and finishes with the right digest.
+    let r = request(
+        reg.addr,
+        "PATCH",
+        &loc,
+        &[("Content-Range", "50000-199999")],
+        &data[50_000..],
+    );
+    assert_eq!((r.status, r.header("Range")), (202, Some("0-199999")));
+    let r = request(reg.addr, "PUT", &format!("{loc}?digest={d}"), &[], b"");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get(reg.addr, &format!("/v2/crash/blobs/{d}")).body, data);
+}

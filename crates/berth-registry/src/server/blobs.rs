@@ -232,8 +232,8 @@ pub async fn upload_finish(
     Ok(created(name, &d))
 }
 
-pub fn upload_cancel(reg: &Registry, name: &str, uuid: &str) -> Answer {
-    reg.uploads.cancel(name, uuid)?;
+pub async fn upload_cancel(reg: &Registry, name: &str, uuid: &str) -> Answer {
+    reg.uploads.cancel(name, uuid).await?;
     Ok(response::empty(StatusCode::NO_CONTENT))
 }
 

@@ -263,7 +263,9 @@ async fn route_request(
         (Route::Upload { name, uuid }, &Method::PUT) => {
             blobs::upload_finish(reg, &name, &uuid, &q, req).await
         }
-        (Route::Upload { name, uuid }, &Method::DELETE) => blobs::upload_cancel(reg, &name, &uuid),
+        (Route::Upload { name, uuid }, &Method::DELETE) => {
+            blobs::upload_cancel(reg, &name, &uuid).await
+        }
         (Route::Referrers { name, digest }, &Method::GET) => {
             referrers::list(reg, &name, &digest, &q)
         }

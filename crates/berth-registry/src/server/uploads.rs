@@ -41,7 +41,7 @@ struct Running {
 #[derive(Clone)]
 pub struct Uploads {
     storage: Storage,
-    running: Arc<Mutex<HashMap<String, Option<Running>>>>,
+    running: Arc<Mutex<HashMap<String, Slot>>>,
 }
 
 fn now_secs() -> u64 {
@@ -58,22 +58,10 @@ fn unknown(uuid: &str) -> ApiError {
     )
 }
 
-/// Takes an upload out of use while a request works on it; put back on drop.
-struct InUse {
-    uploads: Uploads,
-    uuid: String,
-    running: Option<Running>,
-}
-
-impl Drop for InUse {
-    fn drop(&mut self) {
-        let mut map = self.uploads.running.lock().expect("uploads lock");
-        map.remove(&self.uuid);
-        if let Some(r) = self.running.take() {
-            map.insert(self.uuid.clone(), Some(r));
-        }
-    }
-}
+/// The running hash of one upload, locked by the request working on it: requests on the
+/// same upload wait for each other, so each sees the size the previous one left.
+type Slot = Arc<tokio::sync::Mutex<Option<Running>>>;
+type Locked = tokio::sync::OwnedMutexGuard<Option<Running>>;
 
 impl Uploads {
     pub fn new(storage: Storage) -> Uploads {
@@ -127,24 +115,19 @@ impl Uploads {
         Ok(())
     }
 
-    fn take(&self, uuid: &str) -> Result<InUse, ApiError> {
-        let mut map = self.running.lock().expect("uploads lock");
-        let running = match map.get_mut(uuid) {
-            Some(None) => {
-                return Err(ApiError::new(
-                    Code::BlobUploadInvalid,
-                    format!("blob upload {uuid} is in use by another request"),
-                ))
-            }
-            Some(r) => r.take(),
-            None => None,
-        };
-        map.insert(uuid.to_string(), None);
-        Ok(InUse {
-            uploads: self.clone(),
-            uuid: uuid.to_string(),
-            running,
-        })
+    async fn lock(&self, uuid: &str) -> Locked {
+        let slot = self
+            .running
+            .lock()
+            .expect("uploads lock")
+            .entry(uuid.to_string())
+            .or_default()
+            .clone();
+        slot.lock_owned().await
+    }
+
+    fn forget(&self, uuid: &str) {
+        self.running.lock().expect("uploads lock").remove(uuid);
     }
 
     /// Appends a request body to an upload. `start` is the first byte's offset from
@@ -157,7 +140,17 @@ impl Uploads {
         start: Option<u64>,
     ) -> Result<u64, ApiError> {
         self.check(name, uuid)?;
-        let mut in_use = self.take(uuid)?;
+        let mut locked = self.lock(uuid).await;
+        self.append_locked(&mut locked, uuid, body, start).await
+    }
+
+    async fn append_locked(
+        &self,
+        locked: &mut Locked,
+        uuid: &str,
+        body: Incoming,
+        start: Option<u64>,
+    ) -> Result<u64, ApiError> {
         let data = self.dir(uuid).join("data");
         let size = fs::metadata(&data)
             .map(|m| m.len())
@@ -170,7 +163,7 @@ impl Uploads {
                 ));
             }
         }
-        let hash = match in_use.running.take() {
+        let hash = match locked.take() {
             Some(r) if r.len == size => r.hash,
             _ => rehash(data.clone()).await?,
         };
@@ -179,7 +172,7 @@ impl Uploads {
             .open(&data)
             .map_err(err("open", &data))?;
         let (hash, written, result) = stream_to_file(body, file, hash, data).await;
-        in_use.running = hash.map(|hash| Running {
+        **locked = hash.map(|hash| Running {
             len: size + written,
             hash,
         });
@@ -196,13 +189,11 @@ impl Uploads {
         body: Incoming,
         digest: &Digest,
     ) -> Result<(), ApiError> {
-        self.append(name, uuid, body, None).await?;
-        let mut in_use = self.take(uuid)?;
+        self.check(name, uuid)?;
+        let mut locked = self.lock(uuid).await;
+        let size = self.append_locked(&mut locked, uuid, body, None).await?;
         let data = self.dir(uuid).join("data");
-        let size = fs::metadata(&data)
-            .map(|m| m.len())
-            .map_err(|_| unknown(uuid))?;
-        let hash = match in_use.running.take() {
+        let hash = match locked.take() {
             Some(r) if r.len == size => r.hash,
             _ => rehash(data.clone()).await?,
         };
@@ -235,14 +226,15 @@ impl Uploads {
     }
 
     /// Cancels an upload.
-    pub fn cancel(&self, name: &str, uuid: &str) -> Result<(), ApiError> {
+    pub async fn cancel(&self, name: &str, uuid: &str) -> Result<(), ApiError> {
         self.check(name, uuid)?;
-        let _in_use = self.take(uuid)?;
+        let _locked = self.lock(uuid).await;
         self.remove(uuid)?;
         Ok(())
     }
 
     fn remove(&self, uuid: &str) -> Result<(), StorageError> {
+        self.forget(uuid);
         let dir = self.dir(uuid);
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(err("remove", &dir)(e)),
