@@ -302,3 +302,47 @@ impl Auth {
         Rejection::Response(Box::new(r))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htpasswd_takes_bcrypt_only_and_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("htpasswd");
+        std::fs::write(
+            &p,
+            "# users\nalice:$2y$05$abcdefghijklmnopqrstuuJ3l6m0pQ1c8yNQd0cXy0mIYk0iZ2Fe\n\n",
+        )
+        .unwrap();
+        assert_eq!(parse_htpasswd(&p).unwrap().len(), 1);
+        std::fs::write(
+            &p,
+            "alice:$2y$05$x\nbob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n",
+        )
+        .unwrap();
+        let e = parse_htpasswd(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("bcrypt"), "{e}");
+        std::fs::write(&p, "nocolon\n").unwrap();
+        assert!(parse_htpasswd(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
+    }
+
+    #[test]
+    fn grants_follow_scopes() {
+        let g = Grant::Scopes(vec![
+            Scope::parse("repository:a/b:pull").unwrap(),
+            Scope::parse("repository:c:*").unwrap(),
+        ]);
+        assert!(g.allows(&Access::Any));
+        assert!(g.allows(&Access::Pull("a/b".into())));
+        assert!(!g.allows(&Access::Push("a/b".into())));
+        assert!(!g.allows(&Access::Pull("a".into())));
+        assert!(g.allows(&Access::Delete("c".into())));
+        assert!(!g.allows(&Access::Catalog));
+        assert!(Grant::All.allows(&Access::Catalog));
+    }
+}

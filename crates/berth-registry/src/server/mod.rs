@@ -28,7 +28,7 @@ use std::sync::Arc;
 use http::{header, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::server::auth::{Access, Auth};
@@ -41,6 +41,9 @@ use crate::server::uploads::Uploads;
 pub use crate::server::auth::AuthConfig;
 pub use crate::server::tls::TlsFiles;
 pub use crate::server::token::TokenConfig;
+
+/// How long a connection may take to send a request head.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Default storage root, as `berth registry serve --root`.
 pub const DEFAULT_ROOT: &str = "/var/lib/berth/registry";
@@ -134,7 +137,10 @@ impl Server {
                     let registry = registry.clone();
                     async move { Ok::<_, Infallible>(handle(&registry, req).await) }
                 });
-                let http = hyper::server::conn::http1::Builder::new();
+                let mut http = hyper::server::conn::http1::Builder::new();
+                // A client that opens a connection and sends no request head is let go.
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
                 let served = match tls {
                     Some(acceptor) => match acceptor.accept(stream).await {
                         Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
