@@ -173,6 +173,43 @@ fn bearer_token_flow() {
     assert_eq!(r.json()["access_token"], pull.as_str());
     let bearer = format!("Bearer {pull}");
 
+    // The OAuth2 form containerd posts first.
+    let form = |pass: &str, grant: &str| {
+        let body = format!("grant_type={grant}&username=alice&password={pass}&service=berth-test&scope=repository%3Aapp%3Apull&client_id=test");
+        request(
+            reg.addr,
+            "POST",
+            "/auth/token",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    };
+    let r = form("s3cret", "password");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["scope"], "repository:app:pull");
+    let oauth = r.json()["access_token"].as_str().unwrap().to_string();
+    let r = request(
+        reg.addr,
+        "GET",
+        "/v2/app/tags/list",
+        &[("Authorization", &format!("Bearer {oauth}"))],
+        b"",
+    );
+    assert_eq!(
+        r.status, 404,
+        "the token is good: only the repository is unknown"
+    );
+    let r = form("bad", "password");
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+    let r = form("s3cret", "refresh_token");
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+
     // A pull token reads but does not write.
     let r = request(
         reg.addr,

@@ -185,7 +185,14 @@ impl Auth {
             .ok()?;
         let decoded = String::from_utf8(decoded).ok()?;
         let (user, pass) = decoded.split_once(':')?;
-        let hash = self.users.get(user)?.clone();
+        self.verify(user, pass).await.then(|| user.to_string())
+    }
+
+    /// Whether `pass` is the password of `user` in the htpasswd file.
+    pub async fn verify(&self, user: &str, pass: &str) -> bool {
+        let Some(hash) = self.users.get(user).cloned() else {
+            return false;
+        };
         let key: [u8; 32] = Sha256::new()
             .chain_update(user)
             .chain_update([0])
@@ -195,17 +202,16 @@ impl Auth {
             .finalize()
             .into();
         if self.verified.lock().expect("auth lock").contains(&key) {
-            return Some(user.to_string());
+            return true;
         }
         let pass = pass.to_string();
         let ok = tokio::task::spawn_blocking(move || bcrypt::verify(pass, &hash).unwrap_or(false))
             .await
             .unwrap_or(false);
-        if !ok {
-            return None;
+        if ok {
+            self.verified.lock().expect("auth lock").insert(key);
         }
-        self.verified.lock().expect("auth lock").insert(key);
-        Some(user.to_string())
+        ok
     }
 
     /// Checks that `req` may do `needed`, returning what it may do.

@@ -206,7 +206,7 @@ async fn route_request(
 ) -> Result<Response<Body>, Rejection> {
     let path = req.uri().path();
     if reg.auth.serves_tokens(path) {
-        return token::handle(&reg.auth, &req).await;
+        return token::handle(&reg.auth, req).await;
     }
     let route = match names::route(path) {
         None => {

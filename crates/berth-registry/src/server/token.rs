@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
@@ -229,28 +230,84 @@ fn grant(requested: Scope) -> Option<Scope> {
     })
 }
 
-/// `GET <realm>?service=...&scope=...`: a token for a user of the htpasswd file.
-pub async fn handle(auth: &Auth, req: &Request<Incoming>) -> Result<Response<Body>, Rejection> {
+/// Largest form body a `POST` to the token endpoint may have.
+const MAX_FORM: usize = 64 << 10;
+
+/// An OAuth2 error answer (`{"error": ...}`), as token servers send to `POST` requests.
+fn oauth_error(status: StatusCode, error: &str, description: String) -> Rejection {
+    Rejection::Response(Box::new(response::json(
+        status,
+        &serde_json::json!({ "error": error, "error_description": description }),
+    )))
+}
+
+/// The token endpoint: `GET <realm>?service=&scope=` with basic credentials (docker's token
+/// protocol), or `POST <realm>` with an OAuth2 password grant form (`grant_type=password`,
+/// `username`, `password`, `service`, `scope`), as containerd tries first.
+pub async fn handle(auth: &Auth, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
     let issuer = auth
         .issuer()
         .expect("token requests are routed only in token mode");
-    if req.method() != http::Method::GET {
+    let mut params: HashMap<String, Vec<String>> = HashMap::new();
+    let mut add = |raw: &[u8]| {
+        for (k, v) in form_urlencoded::parse(raw) {
+            params
+                .entry(k.into_owned())
+                .or_default()
+                .push(v.into_owned());
+        }
+    };
+    let oauth = req.method() == http::Method::POST;
+    let user = if oauth {
+        let body = http_body_util::Limited::new(req.into_body(), MAX_FORM)
+            .collect()
+            .await
+            .map_err(|e| {
+                oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("token request form: {e}"),
+                )
+            })?
+            .to_bytes();
+        add(&body);
+        let first = |k: &str| params.get(k).and_then(|v| v.first()).cloned();
+        let grant_type = first("grant_type").unwrap_or_default();
+        if grant_type != "password" {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type {grant_type:?} is not supported, only \"password\""),
+            ));
+        }
+        let (user, pass) = (
+            first("username").unwrap_or_default(),
+            first("password").unwrap_or_default(),
+        );
+        if !auth.verify(&user, &pass).await {
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                format!("wrong username or password for {user:?}"),
+            ));
+        }
+        user
+    } else if req.method() == http::Method::GET {
+        add(req.uri().query().unwrap_or("").as_bytes());
+        match auth.basic_user(&req).await {
+            Some(u) => u,
+            None => return Err(auth.basic_challenge()),
+        }
+    } else {
         return Err(ApiError::new(
             Code::Unsupported,
-            format!("token endpoint: {} is not supported, use GET", req.method()),
+            format!(
+                "token endpoint: {} is not supported, use GET or POST",
+                req.method()
+            ),
         )
         .into());
-    }
-    let Some(user) = auth.basic_user(req).await else {
-        return Err(auth.basic_challenge());
     };
-    let mut params: HashMap<String, Vec<String>> = HashMap::new();
-    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        params
-            .entry(k.into_owned())
-            .or_default()
-            .push(v.into_owned());
-    }
     if let Some(service) = params.get("service").and_then(|s| s.first()) {
         if *service != issuer.config().service {
             return Err(ApiError::new(
@@ -268,15 +325,22 @@ pub async fn handle(auth: &Auth, req: &Request<Incoming>) -> Result<Response<Bod
         .filter_map(Scope::parse)
         .filter_map(grant)
         .collect();
+    let scope = access
+        .iter()
+        .map(|s| format!("{}:{}:{}", s.kind, s.name, s.actions.join(",")))
+        .collect::<Vec<_>>()
+        .join(" ");
     let token = issuer.issue(&user, access);
-    Ok(response::json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "token": token,
-            "access_token": token,
-            "expires_in": issuer.config().expiry_secs,
-        }),
-    ))
+    let mut answer = serde_json::json!({
+        "access_token": token,
+        "expires_in": issuer.config().expiry_secs,
+    });
+    if oauth {
+        answer["scope"] = scope.into();
+    } else {
+        answer["token"] = token.into();
+    }
+    Ok(response::json(StatusCode::OK, &answer))
 }
 
 #[cfg(test)]
