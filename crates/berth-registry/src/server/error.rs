@@ -15,13 +15,13 @@ pub enum Code {
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
-    SizeInvalid,
     TagInvalid,
     Unauthorized,
     Denied,
     Unsupported,
     RangeInvalid,
     PaginationNumberInvalid,
+    /// SIZE_INVALID, sent with 413 for a manifest over the limit.
     ManifestTooBig,
     Unavailable,
 }
@@ -38,7 +38,7 @@ impl Code {
             Code::ManifestUnknown => "MANIFEST_UNKNOWN",
             Code::NameInvalid => "NAME_INVALID",
             Code::NameUnknown => "NAME_UNKNOWN",
-            Code::SizeInvalid | Code::ManifestTooBig => "SIZE_INVALID",
+            Code::ManifestTooBig => "SIZE_INVALID",
             Code::TagInvalid => "TAG_INVALID",
             Code::Unauthorized => "UNAUTHORIZED",
             Code::Denied => "DENIED",
@@ -90,12 +90,11 @@ impl ApiError {
         self
     }
 
-    /// The JSON body of the error response.
+    /// The JSON body of the error response (`detail` only when there is one).
     pub fn body(&self) -> String {
         let mut e = serde_json::json!({"code": self.code.as_str(), "message": self.message});
-        e["detail"] = self.detail.clone().unwrap_or(serde_json::Value::Null);
-        if self.detail.is_none() {
-            e.as_object_mut().map(|o| o.remove("detail"));
+        if let Some(d) = &self.detail {
+            e["detail"] = d.clone();
         }
         serde_json::json!({ "errors": [e] }).to_string()
     }

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use http::{header, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -239,9 +239,7 @@ async fn route_request(
     };
     match (route, &method) {
         (Route::Base, &Method::GET | &Method::HEAD) => {
-            let mut r = response::json(StatusCode::OK, &serde_json::json!({}));
-            response::set(&mut r, header::CONTENT_LENGTH, "2");
-            Ok(r)
+            Ok(response::json(StatusCode::OK, &serde_json::json!({})))
         }
         (Route::Catalog, &Method::GET) => catalog::repositories(reg, &q),
         (Route::Tags { name }, &Method::GET) => catalog::tags(reg, &name, &q),
