@@ -102,7 +102,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn main(argv: &[String]) -> i32 {
-    let cmd = Cmd::parse_from(argv);
+    // argv[0] is "registry"; usage lines should read "berth registry ...".
+    let args = std::iter::once("berth registry".to_string()).chain(argv.iter().skip(1).cloned());
+    let cmd = Cmd::parse_from(args);
     let result = match cmd.command {
         Command::Serve(a) => serve(*a),
         Command::Gc(a) => collect(a),
