@@ -38,11 +38,8 @@ impl Default for AuthConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("could not read htpasswd file {path:?}: {source}")]
-    ReadHtpasswd {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("could not read htpasswd file {path:?}: {err}")]
+    ReadHtpasswd { path: PathBuf, err: std::io::Error },
     #[error("htpasswd file {path:?} line {line}: {reason}")]
     BadHtpasswd {
         path: PathBuf,
@@ -116,9 +113,9 @@ pub struct Auth {
 }
 
 fn parse_htpasswd(path: &PathBuf) -> Result<HashMap<String, String>, AuthError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AuthError::ReadHtpasswd {
+    let text = std::fs::read_to_string(path).map_err(|err| AuthError::ReadHtpasswd {
         path: path.clone(),
-        source,
+        err,
     })?;
     let mut users = HashMap::new();
     for (i, line) in text.lines().enumerate() {

@@ -65,10 +65,10 @@ pub enum ServerError {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("listen on {addr}: {source}")]
+    #[error("listen on {addr}: {err}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        err: std::io::Error,
     },
 }
 
@@ -96,13 +96,12 @@ impl Server {
             Some(files) => Some(tls::acceptor(files)?),
             None => None,
         };
-        let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|err| ServerError::Bind {
+                addr: config.addr,
+                err,
+            })?;
         Ok(Server {
             listener,
             registry: Arc::new(Registry {

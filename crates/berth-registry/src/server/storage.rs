@@ -21,21 +21,21 @@ use std::path::{Path, PathBuf};
 use crate::server::digest::Digest;
 
 #[derive(Debug, thiserror::Error)]
-#[error("storage: {op} {path:?}: {source}")]
+#[error("storage: {op} {path:?}: {err}")]
 pub struct StorageError {
     pub op: &'static str,
     pub path: PathBuf,
-    pub source: io::Error,
+    pub err: io::Error,
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// Wraps an io::Error with what was done on which path.
 pub fn err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StorageError + 'a {
-    move |source| StorageError {
+    move |err| StorageError {
         op,
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 

@@ -43,11 +43,8 @@ pub struct TokenConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("could not read token key {path:?}: {source}")]
-    ReadKey {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("could not read token key {path:?}: {err}")]
+    ReadKey { path: PathBuf, err: std::io::Error },
     #[error("token key {path:?} is too short: {len} bytes, at least {MIN_KEY} needed")]
     ShortKey { path: PathBuf, len: usize },
     #[error("token is malformed")]
@@ -121,9 +118,9 @@ const LEEWAY: u64 = 60;
 
 impl Issuer {
     pub fn load(config: TokenConfig) -> Result<Issuer, TokenError> {
-        let raw = std::fs::read(&config.key).map_err(|source| TokenError::ReadKey {
+        let raw = std::fs::read(&config.key).map_err(|err| TokenError::ReadKey {
             path: config.key.clone(),
-            source,
+            err,
         })?;
         let secret = raw.trim_ascii();
         if secret.len() < MIN_KEY {
