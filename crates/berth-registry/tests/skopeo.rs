@@ -101,3 +101,64 @@ fn skopeo_round_trip_keeps_the_digest() {
     let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
     assert_eq!(tags["Tags"], serde_json::json!(["1.0", "v2s2"]));
 }
+
+#[test]
+fn skopeo_copies_an_index_with_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = TestRegistry::start(&dir.path().join("registry"));
+    let host = reg.host();
+    let policy = skopeo_policy(dir.path());
+    let src = dir.path().join("src");
+    let image = busybox_oci_layout(&src, "single");
+    // Wrap the image in an image index (linux/amd64) tagged "multi" in the layout.
+    let blobs = src.join("blobs/sha256");
+    let image_size = std::fs::metadata(blobs.join(&image[7..])).unwrap().len();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": image, "size": image_size,
+                       "platform": {"os": "linux", "architecture": "amd64"}}],
+    }))
+    .unwrap();
+    let index_digest = sha256(&index);
+    std::fs::write(blobs.join(&index_digest[7..]), &index).unwrap();
+    let layout = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": OCI_INDEX, "digest": index_digest, "size": index.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "multi"}}],
+    });
+    std::fs::write(src.join("index.json"), layout.to_string()).unwrap();
+
+    run(skopeo(&policy)
+        .args(["copy", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:multi", src.display()))
+        .arg(format!("docker://{host}/multi/busybox:latest")));
+    let r = request(
+        reg.addr,
+        "GET",
+        "/v2/multi/busybox/manifests/latest",
+        &[("Accept", OCI_INDEX)],
+        b"",
+    );
+    assert_eq!((r.status, r.header("Content-Type")), (200, Some(OCI_INDEX)));
+    assert_eq!(
+        r.header("Docker-Content-Digest"),
+        Some(index_digest.as_str())
+    );
+    // A client without index support gets the amd64 image.
+    let r = request(
+        reg.addr,
+        "GET",
+        "/v2/multi/busybox/manifests/latest",
+        &[("Accept", OCI_MANIFEST)],
+        b"",
+    );
+    assert_eq!(r.header("Docker-Content-Digest"), Some(image.as_str()));
+
+    let dst = dir.path().join("dst");
+    run(skopeo(&policy)
+        .args(["copy", "--all", "--src-tls-verify=false"])
+        .arg(format!("docker://{host}/multi/busybox:latest"))
+        .arg(format!("oci:{}:multi", dst.display())));
+    assert_eq!(oci_layout_digest(&dst, "multi"), index_digest);
+    assert!(dst.join("blobs/sha256").join(&image[7..]).exists());
+}
