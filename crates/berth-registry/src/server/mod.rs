@@ -166,6 +166,7 @@ fn query(req: &Request<Incoming>) -> HashMap<String, String> {
 }
 
 async fn handle(reg: &Registry, req: Request<Incoming>) -> Response<Body> {
+    let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut resp = match route_request(reg, req).await {
@@ -177,7 +178,13 @@ async fn handle(reg: &Registry, req: Request<Incoming>) -> Response<Body> {
         "Docker-Distribution-API-Version",
         http::HeaderValue::from_static("registry/2.0"),
     );
-    tracing::debug!("{method} {path} -> {}", resp.status());
+    // The access log: one line a request, as distribution writes at its info level (the
+    // time is to the response head; a blob body streams on after it).
+    tracing::info!(
+        "{method} {path} {} {:.1}ms",
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     resp
 }
 
