@@ -2,10 +2,12 @@
 //!
 //! - `berth <command>`: the CLI, a client of the Engine API (crate `berth-cli`);
 //! - `berth daemon`: the daemon serving the Engine API (module `daemon`, crate `berth-daemon`);
+//! - `berth registry serve|gc`: an image registry (module `registry`, crate `berth-registry`);
 //! - `berth shim ...`: the per-container supervisor, started by the daemon (crate `berth-shim`);
 //! - the container init runs inside libcontainer, driven by the shim.
 
 mod daemon;
+mod registry;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -16,6 +18,9 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("daemon") {
         std::process::exit(daemon::main(&args[1..]));
+    }
+    if args.get(1).map(String::as_str) == Some("registry") {
+        std::process::exit(registry::main(&args[1..]));
     }
     std::process::exit(berth_cli::main(args));
 }
