@@ -1,0 +1,7 @@
+//! berth's builder foundations: the Dockerfile parser with docker's rules and
+//! messages, the model of build stages and build args, `.dockerignore`
+//! handling with a build-context walker, and content checksums for the layer
+//! cache. The builder itself (running steps, committing layers) lives in the
+//! daemon and uses these.
+
+pub mod dockerfile;
