@@ -4,4 +4,6 @@
 //! cache. The builder itself (running steps, committing layers) lives in the
 //! daemon and uses these.
 
+pub mod build_args;
 pub mod dockerfile;
+pub mod stages;
