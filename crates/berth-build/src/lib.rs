@@ -5,5 +5,9 @@
 //! daemon and uses these.
 
 pub mod build_args;
+pub mod cache;
+pub mod context;
 pub mod dockerfile;
+pub mod ignore;
+pub mod pattern;
 pub mod stages;
