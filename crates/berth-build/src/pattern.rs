@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("syntax error in pattern: {0}")]
+#[error("{0}")]
 pub struct PatternError(pub String);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,8 @@ enum Token {
     Char(char),
     /// `?`
     One,
+    /// `?` in a shell pattern: any character, `/` included.
+    AnyChar,
     /// `*`
     Star,
     /// `**` followed by more pattern: any number of whole directories, `(.*/)?`.
@@ -44,6 +46,34 @@ impl Pattern {
         Self::compile(text, true)
     }
 
+    /// A shell pattern as in `${VAR#pattern}`, with BuildKit's rules: `*`
+    /// and `?` match `/` too, `[` is an ordinary character, `\` escapes only
+    /// `*`, `?` and `\` (and is dropped before `}` and `/`).
+    pub fn shell(text: &str) -> Result<Self, PatternError> {
+        let mut tokens = Vec::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => tokens.push(Token::Rest),
+                '?' => tokens.push(Token::AnyChar),
+                '\\' => match chars.peek() {
+                    Some('}' | '/') => {}
+                    Some(&n @ ('*' | '?' | '\\')) => {
+                        chars.next();
+                        tokens.push(Token::Char(n));
+                    }
+                    Some(&n) => return Err(PatternError(format!("invalid escape '\\{n}'"))),
+                    None => return Err(PatternError("invalid escape '\\'".to_string())),
+                },
+                c => tokens.push(Token::Char(c)),
+            }
+        }
+        Ok(Pattern {
+            text: text.to_string(),
+            tokens,
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -54,7 +84,7 @@ impl Pattern {
     }
 
     fn compile(text: &str, double_star: bool) -> Result<Self, PatternError> {
-        let bad = || PatternError(text.to_string());
+        let bad = || PatternError(format!("syntax error in pattern: {text}"));
         let chars: Vec<char> = text.chars().collect();
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -191,6 +221,7 @@ impl<'a> Matcher<'a> {
         match token {
             Token::Char(want) => c == Some(*want) && self.run(t + 1, p + 1),
             Token::One => c.is_some_and(|c| c != '/') && self.run(t + 1, p + 1),
+            Token::AnyChar => c.is_some() && self.run(t + 1, p + 1),
             Token::Class { negated, ranges } => {
                 let Some(c) = c else { return false };
                 let inside = ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi);
@@ -279,6 +310,20 @@ mod tests {
         assert!(m("**/*.go", "x/y/main.go"));
         assert!(!m("**/*.go", "x/y/main.golang"));
         assert!(m("a**", "abc/d"));
+    }
+
+    #[test]
+    fn shell_patterns_cross_slashes() {
+        let p = Pattern::shell("*/?").unwrap();
+        assert!(p.matches("a/b/c"));
+        assert!(p.matches("a//"));
+        assert!(!p.matches("abc"));
+        assert!(Pattern::shell("[a]\\*").unwrap().matches("[a]*"));
+        assert!(Pattern::shell("a\\/b").unwrap().matches("a/b"));
+        assert_eq!(
+            Pattern::shell("\\x").unwrap_err().to_string(),
+            "invalid escape '\\x'"
+        );
     }
 
     #[test]

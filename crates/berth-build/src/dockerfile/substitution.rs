@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use thiserror::Error;
 
+use crate::pattern::{Pattern, PatternError};
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SubstError {
     #[error("unexpected end of statement while looking for matching single-quote")]
@@ -24,6 +26,10 @@ pub enum SubstError {
     UnsupportedModifier(String),
     #[error("{0}: {1}")]
     Required(String, String),
+    #[error("syntax error: missing '/' in ${{}}")]
+    MissingSlash,
+    #[error("invalid pattern ({0}) in substitution: {1}")]
+    InvalidPattern(String, PatternError),
     #[error("failed to process {0:?}: {1}")]
     Word(String, Box<SubstError>),
 }
@@ -151,6 +157,15 @@ impl<'a> Lexer<'a> {
 
     /// Reads up to `stop` (consumed) or the end.
     fn until(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), SubstError> {
+        self.until_raw(stop, false)
+    }
+
+    /// With `raw_escapes` the escape character is kept (for patterns).
+    fn until_raw(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Result<(String, Vec<String>), SubstError> {
         let mut result = String::new();
         let mut words = Words::default();
         while let Some(c) = self.peek() {
@@ -177,6 +192,10 @@ impl<'a> Lexer<'a> {
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
+                        if raw_escapes {
+                            words.add_raw(c);
+                            result.push(c);
+                        }
                         let Some(escaped) = self.next() else { break };
                         words.add_raw(escaped);
                         result.push(escaped);
@@ -257,6 +276,12 @@ impl<'a> Lexer<'a> {
         if modifier == '}' {
             return Ok(self.vars.var(&name).unwrap_or_default());
         }
+        if modifier == '#' || modifier == '%' {
+            return self.trim(&name, modifier);
+        }
+        if modifier == '/' {
+            return self.replace(&name);
+        }
         let mut shown = modifier.to_string();
         let null_is_unset = modifier == ':';
         if null_is_unset {
@@ -269,10 +294,7 @@ impl<'a> Lexer<'a> {
         if !matches!(modifier, '-' | '+' | '?') {
             return Err(SubstError::UnsupportedModifier(shown));
         }
-        let (word, _) = self.until(Some('}')).map_err(|e| match e {
-            SubstError::Unterminated('}') => SubstError::MissingBrace,
-            other => other,
-        })?;
+        let (word, _) = self.until(Some('}')).map_err(missing_brace)?;
         let value = self.vars.var(&name);
         let missing = match &value {
             None => true,
@@ -295,6 +317,91 @@ impl<'a> Lexer<'a> {
                 Some(v) => Ok(v),
             },
         }
+    }
+
+    /// `${VAR#pat}`, `${VAR##pat}` (prefix), `${VAR%pat}`, `${VAR%%pat}` (suffix).
+    fn trim(&mut self, name: &str, modifier: char) -> Result<String, SubstError> {
+        let (mut word, _) = self.until_raw(Some('}'), true).map_err(missing_brace)?;
+        let greedy = word.starts_with(modifier);
+        if greedy {
+            word.remove(0);
+        }
+        let pattern =
+            Pattern::shell(&word).map_err(|e| SubstError::InvalidPattern(word.clone(), e))?;
+        let value = self.vars.var(name).unwrap_or_default();
+        let bounds: Vec<usize> = value
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([value.len()])
+            .collect();
+        let found = if modifier == '#' {
+            let mut cuts: Box<dyn Iterator<Item = &usize>> = if greedy {
+                Box::new(bounds.iter().rev())
+            } else {
+                Box::new(bounds.iter())
+            };
+            cuts.find(|&&i| pattern.matches(&value[..i]))
+                .map(|&i| value[i..].to_string())
+        } else {
+            let mut cuts: Box<dyn Iterator<Item = &usize>> = if greedy {
+                Box::new(bounds.iter())
+            } else {
+                Box::new(bounds.iter().rev())
+            };
+            cuts.find(|&&i| pattern.matches(&value[i..]))
+                .map(|&i| value[..i].to_string())
+        };
+        Ok(found.unwrap_or(value))
+    }
+
+    /// `${VAR/pat/repl}` (first match) and `${VAR//pat/repl}` (every match),
+    /// each match the longest at its leftmost start.
+    fn replace(&mut self, name: &str) -> Result<String, SubstError> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.pos += 1;
+        }
+        let (pat, _) = self.until_raw(Some('/'), true).map_err(|e| match e {
+            SubstError::Unterminated('/') => SubstError::MissingSlash,
+            other => other,
+        })?;
+        let (replacement, _) = self.until_raw(Some('}'), true).map_err(missing_brace)?;
+        let pattern =
+            Pattern::shell(&pat).map_err(|e| SubstError::InvalidPattern(pat.clone(), e))?;
+        let value = self.vars.var(name).unwrap_or_default();
+        let bounds: Vec<usize> = value
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([value.len()])
+            .collect();
+        let mut out = String::new();
+        let mut copied = 0;
+        let mut b = 0;
+        while b < bounds.len() {
+            let start = bounds[b];
+            let end = bounds[b..]
+                .iter()
+                .rev()
+                .find(|&&e| pattern.matches(&value[start..e]));
+            match end {
+                Some(&end) => {
+                    out.push_str(&value[copied..start]);
+                    out.push_str(&replacement);
+                    copied = end;
+                    if !all {
+                        break;
+                    }
+                    b = bounds
+                        .iter()
+                        .position(|&x| x == end)
+                        .unwrap_or(bounds.len())
+                        .max(b + 1);
+                }
+                None => b += 1,
+            }
+        }
+        out.push_str(&value[copied..]);
+        Ok(out)
     }
 
     /// A variable name: letters, digits and `_`; or only digits (`$1`); or
@@ -321,6 +428,13 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         name
+    }
+}
+
+fn missing_brace(e: SubstError) -> SubstError {
+    match e {
+        SubstError::Unterminated('}') => SubstError::MissingBrace,
+        other => other,
     }
 }
 
@@ -446,8 +560,52 @@ mod tests {
         assert_eq!(err("${:a}"), "syntax error: bad substitution");
         assert_eq!(err("${A:x}"), "unsupported modifier (:x) in substitution");
         assert_eq!(err("${A*}"), "unsupported modifier (*) in substitution");
+        assert_eq!(err("${A:#x}"), "unsupported modifier (:#) in substitution");
+        assert_eq!(err("${A/x"), "syntax error: missing '/' in ${}");
+        assert_eq!(err("${A/x/y"), "syntax error: missing '}'");
+        assert_eq!(
+            err("${A#\\x}"),
+            "invalid pattern (\\x) in substitution: invalid escape '\\x'"
+        );
         let full = process_word("'x", &vars(), '\\').unwrap_err().to_string();
         assert_eq!(full, "failed to process \"'x\": unexpected end of statement while looking for matching single-quote");
+    }
+
+    #[test]
+    fn prefix_and_suffix_removal() {
+        let mut v = vars();
+        v.insert("P".into(), "/usr/local/bin/tool.tar.gz".into());
+        let w = |s: &str| process_word(s, &v, '\\').unwrap();
+        assert_eq!(w("${P#*/}"), "usr/local/bin/tool.tar.gz");
+        assert_eq!(w("${P##*/}"), "tool.tar.gz");
+        assert_eq!(w("${P%.*}"), "/usr/local/bin/tool.tar");
+        assert_eq!(w("${P%%.*}"), "/usr/local/bin/tool");
+        assert_eq!(w("${P#nomatch}"), "/usr/local/bin/tool.tar.gz");
+        assert_eq!(w("${P%.g?}"), "/usr/local/bin/tool.tar");
+        v.insert("S".into(), "a***yy*".into());
+        let w = |s: &str| process_word(s, &v, '\\').unwrap();
+        assert_eq!(w("${S%%\\**\\*}"), "a");
+        assert_eq!(w("${UNSET#x}"), "");
+        assert_eq!(w("${A#a?p}"), "le");
+    }
+
+    #[test]
+    fn pattern_replacement() {
+        let mut v = vars();
+        v.insert("P".into(), "a-b-c".into());
+        let w = |s: &str| process_word(s, &v, '\\').unwrap();
+        assert_eq!(w("${P/-/+}"), "a+b-c");
+        assert_eq!(w("${P//-/+}"), "a+b+c");
+        assert_eq!(w("${P/-*/}"), "a");
+        assert_eq!(w("${P/z/y}"), "a-b-c");
+        assert_eq!(w("${P/$EMPTY/ww}"), "wwa-b-c");
+        assert_eq!(w("${P///}"), "a-b-c");
+        v.insert("F".into(), "/tmp/foo.txt".into());
+        let w = |s: &str| process_word(s, &v, '\\').unwrap();
+        assert_eq!(w("${F//\\//\\/}"), "\\/tmp\\/foo.txt");
+        v.insert("B".into(), "[a]-[a]".into());
+        let w = |s: &str| process_word(s, &v, '\\').unwrap();
+        assert_eq!(w("${B//[a]/x}"), "x-x");
     }
 
     #[test]
