@@ -21,6 +21,8 @@ pub enum ExpandError {
     PortRange(String),
     #[error("VOLUME specified can not be an empty string")]
     EmptyVolume,
+    #[error("Invalid signal: {0}")]
+    Signal(String),
 }
 
 impl Instruction {
@@ -127,7 +129,11 @@ impl Instruction {
             }
             K::Workdir(w) => K::Workdir(word(w)?),
             K::User(u) => K::User(word(u)?),
-            K::StopSignal(s) => K::StopSignal(word(s)?),
+            K::StopSignal(s) => {
+                let signal = word(s)?;
+                parse_signal(&signal)?;
+                K::StopSignal(signal)
+            }
             other => other.clone(),
         };
         Ok(Instruction {
@@ -135,6 +141,51 @@ impl Instruction {
             ..self.clone()
         })
     }
+}
+
+const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// A STOPSIGNAL value as docker accepts it: a number (1-64) or a Linux
+/// signal name with or without `SIG`, any case; `RTMIN+n`/`RTMAX-n` too.
+/// Returns the signal number.
+pub fn parse_signal(text: &str) -> Result<u32, ExpandError> {
+    let bad = || ExpandError::Signal(text.to_string());
+    if let Ok(n) = text.parse::<u32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(i) = SIGNALS.iter().position(|s| *s == name) {
+        return Ok(i as u32 + 1);
+    }
+    let rt = |base: u32, rest: &str, sign: i64| -> Result<u32, ExpandError> {
+        let offset: i64 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().map_err(|_| bad())?
+        };
+        let n = base as i64 + sign * offset;
+        if (34..=64).contains(&n) {
+            Ok(n as u32)
+        } else {
+            Err(bad())
+        }
+    };
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        return rt(34, rest.strip_prefix('+').unwrap_or(rest), 1);
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        return rt(64, rest.strip_prefix('-').unwrap_or(rest), -1);
+    }
+    Err(bad())
 }
 
 /// An EXPOSE entry: `80`, `80/udp`, `8000-8010/tcp`.
@@ -359,6 +410,36 @@ mod tests {
                 .expand(&vars(), '\\')
                 .unwrap_err(),
             ExpandError::EmptyVolume
+        );
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), 37);
+        assert_eq!(parse_signal("RTMAX-1").unwrap(), 63);
+        assert_eq!(parse_signal("SIGWINCH").unwrap(), 28);
+        assert_eq!(
+            parse_signal("SIGFOO").unwrap_err().to_string(),
+            "Invalid signal: SIGFOO"
+        );
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("65").is_err());
+        let df = parse("FROM x\nSTOPSIGNAL $SIG\nSTOPSIGNAL NOPE\n").unwrap();
+        assert_eq!(
+            df.stages[0].instructions[0]
+                .expand(&vars(), '\\')
+                .unwrap()
+                .kind,
+            InstructionKind::StopSignal("SIGTERM".into())
+        );
+        assert_eq!(
+            df.stages[0].instructions[1]
+                .expand(&vars(), '\\')
+                .unwrap_err(),
+            ExpandError::Signal("NOPE".into())
         );
     }
 
