@@ -3,16 +3,21 @@
 //! rules (a pattern also excludes everything under a matching directory,
 //! `!` exceptions apply in order and the last matching line wins).
 
+use std::io;
+use std::path::{Path, PathBuf};
+
 use thiserror::Error;
 
 use crate::pattern::{Pattern, PatternError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Error)]
 pub enum IgnoreError {
     #[error("illegal exclusion pattern: \"!\"")]
     BareExclamation,
     #[error(".dockerignore line {line}: {source}")]
     Pattern { line: usize, source: PatternError },
+    #[error("reading {path}: {source}", path = .path.display())]
+    Read { path: PathBuf, source: io::Error },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +66,35 @@ impl DockerIgnore {
             rules.push(Rule { pattern, exception });
         }
         Ok(DockerIgnore { rules })
+    }
+
+    /// The ignore file of a context, as BuildKit picks it: `<Dockerfile>.dockerignore`
+    /// next to a Dockerfile inside the context if there is one, else
+    /// `.dockerignore` at the root, else nothing. The Dockerfile (a path
+    /// relative to the context) and the ignore file itself are always kept.
+    pub fn for_context(root: &Path, dockerfile: Option<&str>) -> Result<Self, IgnoreError> {
+        let mut candidates = Vec::new();
+        if let Some(df) = dockerfile {
+            candidates.push(format!("{}.dockerignore", clean_path(df)));
+        }
+        candidates.push(".dockerignore".to_string());
+        let mut ignore = DockerIgnore::default();
+        for rel in candidates {
+            let path = root.join(&rel);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    ignore = DockerIgnore::parse(&text)?;
+                    ignore.keep(&rel);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(IgnoreError::Read { path, source }),
+            }
+        }
+        if let Some(df) = dockerfile {
+            ignore.keep(df);
+        }
+        Ok(ignore)
     }
 
     /// The cleaned patterns, exceptions with their `!`.
@@ -257,6 +291,30 @@ mod tests {
         i.keep("sub/Docker[file]");
         assert!(!i.is_excluded("sub/Docker[file]"));
         assert!(i.is_excluded("sub/Dockerf"));
+    }
+
+    #[test]
+    fn ignore_file_of_a_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert_eq!(
+            DockerIgnore::for_context(root, Some("Dockerfile")).unwrap(),
+            DockerIgnore::default()
+        );
+        std::fs::write(root.join(".dockerignore"), "*\n!src\n").unwrap();
+        let i = DockerIgnore::for_context(root, Some("Dockerfile")).unwrap();
+        assert!(!i.is_excluded("Dockerfile"));
+        assert!(!i.is_excluded(".dockerignore"));
+        assert!(!i.is_excluded("src/a"));
+        assert!(i.is_excluded("other"));
+        std::fs::create_dir(root.join("build")).unwrap();
+        std::fs::write(root.join("build/app.Dockerfile.dockerignore"), "secret\n").unwrap();
+        let i = DockerIgnore::for_context(root, Some("./build/app.Dockerfile")).unwrap();
+        assert!(i.is_excluded("secret"));
+        assert!(!i.is_excluded("other"));
+        assert!(!i.is_excluded("build/app.Dockerfile"));
+        std::fs::write(root.join(".dockerignore"), "[bad\n").unwrap();
+        assert!(DockerIgnore::for_context(root, None).is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Variable substitution of an instruction at build time. docker substitutes
 //! in ADD, COPY, ENV, EXPOSE, FROM, LABEL, STOPSIGNAL, USER, VOLUME and
-//! WORKDIR (also in their JSON forms), and in ARG defaults; not in RUN, CMD,
-//! ENTRYPOINT (the shell does it), SHELL, HEALTHCHECK, MAINTAINER or ONBUILD
-//! (the trigger is substituted when a child build runs it).
+//! WORKDIR (also in their JSON forms), in ARG defaults and in the values of
+//! RUN `--mount`; not in the command of RUN, CMD or ENTRYPOINT (the shell does
+//! it), SHELL, HEALTHCHECK, MAINTAINER or ONBUILD (the trigger is substituted
+//! when a child build runs it).
 
 use thiserror::Error;
 
@@ -126,6 +127,16 @@ impl Instruction {
                     out.push(v);
                 }
                 K::Volume(out)
+            }
+            K::Run(r) => {
+                let mut run = r.clone();
+                for m in &mut run.mounts {
+                    m.source = opt(&m.source)?;
+                    m.target = opt(&m.target)?;
+                    m.id = opt(&m.id)?;
+                    m.env = opt(&m.env)?;
+                }
+                K::Run(run)
             }
             K::Workdir(w) => K::Workdir(word(w)?),
             K::User(u) => K::User(word(u)?),
@@ -369,6 +380,18 @@ mod tests {
             let i = &df.stages[0].instructions[0];
             assert!(!i.substitutes(), "{line}");
             assert_eq!(&i.expand(&vars(), '\\').unwrap(), i, "{line}");
+        }
+    }
+
+    #[test]
+    fn run_substitutes_mount_values_only() {
+        match expanded("RUN --mount=type=cache,id=$V,target=$DIR/cache echo $DIR") {
+            InstructionKind::Run(r) => {
+                assert_eq!(r.command, CommandLine::Shell("echo $DIR".into()));
+                assert_eq!(r.mounts[0].target.as_deref(), Some("/app/cache"));
+                assert_eq!(r.mounts[0].id.as_deref(), Some("1.0"));
+            }
+            other => panic!("{other:?}"),
         }
     }
 
