@@ -48,13 +48,44 @@ impl Vars for GlobalArgs {
     }
 }
 
+/// BuildKit's automatic platform ARGs (`TARGETPLATFORM`, `TARGETOS`,
+/// `TARGETARCH`, `TARGETVARIANT` and the `BUILD*` ones) for a build on and for
+/// `os`/`arch`/`variant` (berth builds for the machine it runs on). They are
+/// in the global scope, so usable in FROM, and a stage gets them with
+/// `ARG TARGETARCH`.
+pub fn platform_args(os: &str, arch: &str, variant: &str) -> BTreeMap<String, String> {
+    let platform = if variant.is_empty() {
+        format!("{os}/{arch}")
+    } else {
+        format!("{os}/{arch}/{variant}")
+    };
+    let mut out = BTreeMap::new();
+    for prefix in ["TARGET", "BUILD"] {
+        out.insert(format!("{prefix}PLATFORM"), platform.clone());
+        out.insert(format!("{prefix}OS"), os.to_string());
+        out.insert(format!("{prefix}ARCH"), arch.to_string());
+        out.insert(format!("{prefix}VARIANT"), variant.to_string());
+    }
+    out
+}
+
 impl GlobalArgs {
     /// Evaluates the meta ARGs in order; a default may use earlier ones.
     pub fn resolve(
         df: &Dockerfile,
         build_args: &BTreeMap<String, String>,
     ) -> Result<Self, ArgError> {
-        let mut globals = GlobalArgs::default();
+        Self::resolve_with(df, build_args, BTreeMap::new())
+    }
+
+    /// Like [`GlobalArgs::resolve`], starting from predefined values (see
+    /// [`platform_args`]); an ARG without default keeps a predefined value.
+    pub fn resolve_with(
+        df: &Dockerfile,
+        build_args: &BTreeMap<String, String>,
+        predefined: BTreeMap<String, String>,
+    ) -> Result<Self, ArgError> {
+        let mut globals = GlobalArgs { values: predefined };
         for instruction in &df.meta_args {
             let InstructionKind::Arg(decls) = &instruction.kind else {
                 continue;
@@ -71,10 +102,9 @@ impl GlobalArgs {
                     ),
                     None => None,
                 };
-                match build_args.get(&decl.name).cloned().or(default) {
-                    Some(v) => globals.values.insert(decl.name.clone(), v),
-                    None => globals.values.remove(&decl.name),
-                };
+                if let Some(v) = build_args.get(&decl.name).cloned().or(default) {
+                    globals.values.insert(decl.name.clone(), v);
+                }
             }
         }
         Ok(globals)
@@ -231,6 +261,25 @@ mod tests {
         assert_eq!(process_word("${UNSET-none}", &g, '\\').unwrap(), "none");
         let g = GlobalArgs::resolve(&df, &args(&[("REG", "127.0.0.1:5000")])).unwrap();
         assert_eq!(g.values["IMG"], "127.0.0.1:5000/library/alpine");
+    }
+
+    #[test]
+    fn platform_args_are_global_and_importable() {
+        let df =
+            parse("ARG TARGETARCH\nFROM --platform=$BUILDPLATFORM busybox:$TARGETARCH\n").unwrap();
+        let build = BTreeMap::new();
+        let g =
+            GlobalArgs::resolve_with(&df, &build, platform_args("linux", "arm64", "v8")).unwrap();
+        assert_eq!(g.values["TARGETARCH"], "arm64");
+        assert_eq!(g.values["BUILDPLATFORM"], "linux/arm64/v8");
+        assert_eq!(
+            platform_args("linux", "amd64", "")["TARGETPLATFORM"],
+            "linux/amd64"
+        );
+        let mut scope = StageScope::new(vec![], &g, &build);
+        assert_eq!(scope.var("TARGETOS"), None);
+        scope.declare(&decl("TARGETOS", None));
+        assert_eq!(scope.var("TARGETOS").as_deref(), Some("linux"));
     }
 
     #[test]
