@@ -63,8 +63,9 @@ impl Flags {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value, `None` when absent or empty (`--from=` is no `--from`).
     pub fn string(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::to_string)
+        self.get(name).filter(|v| !v.is_empty()).map(str::to_string)
     }
 
     pub fn bool(&self, name: &str) -> bool {

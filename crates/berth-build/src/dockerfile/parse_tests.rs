@@ -200,6 +200,10 @@ fn copy_forms() {
         }
         other => panic!("{other:?}"),
     }
+    match one("COPY --from= --chown= a b") {
+        K::Copy(c) => assert_eq!((c.from, c.chown), (None, None)),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(err("COPY a"), "COPY requires at least two arguments, but only one was provided. Destination could not be determined");
     assert_eq!(err("COPY"), "COPY requires at least two arguments, but only one was provided. Destination could not be determined");
     assert_eq!(err("COPY --checksum=x a b"), "unknown flag: checksum");
