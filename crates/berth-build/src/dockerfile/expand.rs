@@ -8,7 +8,7 @@
 use thiserror::Error;
 
 use super::instruction::*;
-use super::substitution::{process_word, process_words, SubstError, Vars};
+use super::substitution::{process_heredoc, process_word, process_words, SubstError, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExpandError {
@@ -57,6 +57,13 @@ impl Instruction {
                 .iter()
                 .map(|s| match s {
                     Source::Path(p) => word(p).map(Source::Path),
+                    Source::Heredoc(h) if h.expand => {
+                        let mut doc = h.clone();
+                        doc.body = process_heredoc(&h.content(), vars)?;
+                        doc.chomp = false;
+                        doc.expand = false;
+                        Ok(Source::Heredoc(doc))
+                    }
                     Source::Heredoc(h) => Ok(Source::Heredoc(h.clone())),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -360,6 +367,25 @@ mod tests {
             InstructionKind::Add(a) => {
                 assert_eq!(a.sources, vec![Source::Path("/app/x".into())]);
                 assert_eq!(a.dest, "$DIR");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn copy_heredoc_bodies_substituted_unless_quoted() {
+        let df = parse("FROM x\nCOPY <<A <<'B' /d/\nuser=$USER \"q\"\nA\nuser=$USER\nB\n").unwrap();
+        match df.stages[0].instructions[0]
+            .expand(&vars(), '\\')
+            .unwrap()
+            .kind
+        {
+            InstructionKind::Copy(c) => {
+                let [Source::Heredoc(a), Source::Heredoc(b)] = &c.sources[..] else {
+                    panic!()
+                };
+                assert_eq!(a.body, "user=nobody \"q\"\n");
+                assert_eq!(b.body, "user=$USER\n");
             }
             other => panic!("{other:?}"),
         }

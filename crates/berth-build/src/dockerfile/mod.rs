@@ -18,7 +18,7 @@ pub use expand::{parse_port_spec, parse_signal, ExpandError, PortSpec};
 pub use instruction::*;
 pub use lines::Heredoc;
 pub use run_mount::{Mount, MountError, MountType, Sharing};
-pub use substitution::{process_word, process_words, SubstError, Vars};
+pub use substitution::{process_heredoc, process_word, process_words, SubstError, Vars};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]

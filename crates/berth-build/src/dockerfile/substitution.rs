@@ -85,11 +85,20 @@ pub fn process_words(word: &str, vars: &dyn Vars, escape: char) -> Result<Vec<St
         .map_err(|e| SubstError::Word(word.to_string(), Box::new(e)))
 }
 
+/// Substitution in a heredoc body of COPY/ADD (when its delimiter was not
+/// quoted), as BuildKit does it: `$` expansions and `\` escapes, quotes kept.
+pub fn process_heredoc(body: &str, vars: &dyn Vars) -> Result<String, SubstError> {
+    let mut lexer = Lexer::new(body, vars, '\\');
+    lexer.keep_quotes = true;
+    lexer.until(None).map(|(s, _)| s)
+}
+
 struct Lexer<'a> {
     chars: Vec<char>,
     pos: usize,
     vars: &'a dyn Vars,
     escape: char,
+    keep_quotes: bool,
 }
 
 #[derive(Default)]
@@ -140,6 +149,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             vars,
             escape,
+            keep_quotes: false,
         }
     }
 
@@ -179,12 +189,12 @@ impl<'a> Lexer<'a> {
                     words.add_str(&value);
                     result.push_str(&value);
                 }
-                '\'' => {
+                '\'' if !self.keep_quotes => {
                     let value = self.single_quoted()?;
                     words.add_raw_str(&value);
                     result.push_str(&value);
                 }
-                '"' => {
+                '"' if !self.keep_quotes => {
                     let value = self.double_quoted()?;
                     words.add_raw_str(&value);
                     result.push_str(&value);
@@ -606,6 +616,12 @@ mod tests {
         v.insert("B".into(), "[a]-[a]".into());
         let w = |s: &str| process_word(s, &v, '\\').unwrap();
         assert_eq!(w("${B//[a]/x}"), "x-x");
+    }
+
+    #[test]
+    fn heredoc_bodies_keep_quotes() {
+        let got = process_heredoc("say \"$A\" and '$A' \\$A ${UNSET:-x}\n", &vars()).unwrap();
+        assert_eq!(got, "say \"apple\" and 'apple' $A x\n");
     }
 
     #[test]
