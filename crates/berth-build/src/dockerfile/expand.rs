@@ -26,8 +26,17 @@ pub enum ExpandError {
     Signal(String),
 }
 
+/// An instruction that could not be substituted, with its line.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("dockerfile error on line {line}: {kind}")]
+pub struct StepError {
+    pub line: usize,
+    pub kind: ExpandError,
+}
+
 impl Instruction {
-    /// Whether docker substitutes variables in this instruction.
+    /// Whether docker substitutes variables in this instruction's arguments
+    /// (RUN, not listed, gets it in its `--mount` values only).
     pub fn substitutes(&self) -> bool {
         matches!(
             self.kind,
@@ -49,7 +58,19 @@ impl Instruction {
     /// `vars` as they are before this instruction (so `ENV a=1 b=$a` sees the
     /// old `a`, as in docker). Instructions that do not substitute come back
     /// unchanged. EXPOSE ports are also checked.
-    pub fn expand(&self, vars: &dyn Vars, escape: char) -> Result<Instruction, ExpandError> {
+    pub fn expand(&self, vars: &dyn Vars, escape: char) -> Result<Instruction, StepError> {
+        self.expand_kind(vars, escape)
+            .map(|kind| Instruction {
+                kind,
+                ..self.clone()
+            })
+            .map_err(|kind| StepError {
+                line: self.line,
+                kind,
+            })
+    }
+
+    fn expand_kind(&self, vars: &dyn Vars, escape: char) -> Result<InstructionKind, ExpandError> {
         let word = |w: &str| process_word(w, vars, escape);
         let opt = |w: &Option<String>| w.as_deref().map(word).transpose();
         let sources = |sources: &[Source]| {
@@ -154,10 +175,7 @@ impl Instruction {
             }
             other => other.clone(),
         };
-        Ok(Instruction {
-            kind,
-            ..self.clone()
-        })
+        Ok(kind)
     }
 }
 
@@ -445,19 +463,20 @@ mod tests {
         let expose = &df.stages[0].instructions[0];
         assert_eq!(
             expose.expand(&vars(), '\\').unwrap_err().to_string(),
-            "invalid containerPort: abc"
+            "dockerfile error on line 2: invalid containerPort: abc"
         );
         let err = df.stages[0].instructions[1]
             .expand(&vars(), '\\')
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "failed to process \"${A:?must be set}\": A: must be set"
+            "dockerfile error on line 3: failed to process \"${A:?must be set}\": A: must be set"
         );
         assert_eq!(
             df.stages[0].instructions[2]
                 .expand(&vars(), '\\')
-                .unwrap_err(),
+                .unwrap_err()
+                .kind,
             ExpandError::EmptyVolume
         );
     }
@@ -487,7 +506,8 @@ mod tests {
         assert_eq!(
             df.stages[0].instructions[1]
                 .expand(&vars(), '\\')
-                .unwrap_err(),
+                .unwrap_err()
+                .kind,
             ExpandError::Signal("NOPE".into())
         );
     }

@@ -14,7 +14,7 @@ mod substitution;
 mod words;
 
 pub use error::{InstructionError, ParseError};
-pub use expand::{parse_port_spec, parse_signal, ExpandError, PortSpec};
+pub use expand::{parse_port_spec, parse_signal, ExpandError, PortSpec, StepError};
 pub use instruction::*;
 pub use lines::Heredoc;
 pub use run_mount::{Mount, MountError, MountType, Sharing};
