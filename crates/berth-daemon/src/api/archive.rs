@@ -35,7 +35,7 @@ fn host_path(d: &Daemon, id: &str, path: &str) -> Result<(PathBuf, PathBuf), Api
     let c = d.find_container(id)?;
     let r = c.record();
     let root = d.rootfs_dir(&c.id);
-    d.mount_rootfs(&c.id, &r.image_id)?;
+    d.mount_rootfs(&c.id, &r.image_id, d.container_mapping(&r.host_config))?;
     let path = if path.starts_with('/') {
         path.to_string()
     } else {
@@ -158,10 +158,29 @@ async fn archive_put(
     }
     let _ = truthy(q.get("noOverwriteDirNonDir"));
     let reader = BodyReader::new(body);
-    tokio::task::spawn_blocking(move || berth_image::layer::apply(reader, &p, false))
-        .await
-        .map_err(|e| ApiError::system(e.to_string()))?
-        .map_err(|e| ApiError::invalid(format!("extract archive into {name}: {e}")))?;
+    let c = d.find_container(&id)?;
+    let mapping = d.container_mapping(&c.record().host_config).cloned();
+    let applied = tokio::task::spawn_blocking(move || match mapping {
+        // Written as the container's root through its idmapped root filesystem, owners
+        // translated to host ids, as dockerd does for a remapped container.
+        Some(m) => {
+            let (uid, gid) = m.root();
+            let ids = crate::container::userns::to_host_ids(&m);
+            berth_image::rootfs::as_container_root(uid, gid, move || {
+                berth_image::layer::apply_mapped(reader, &p, false, Some(ids))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+        }
+        None => berth_image::layer::apply(reader, &p, false)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+    })
+    .await
+    .map_err(|e| ApiError::system(e.to_string()))?;
+    applied.map_err(|e| ApiError::invalid(format!("extract archive into {name}: {e}")))?;
     Ok(StatusCode::OK)
 }
 
@@ -169,8 +188,12 @@ async fn export(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult
     let (root, _) = host_path(&d, &id, "/")?;
     let c = d.find_container(&id)?;
     d.container_event(&c, "export", &[]);
+    // A remapped container's files carry its own ids in the tar, as dockerd writes them.
+    let ids = d
+        .container_mapping(&c.record().host_config)
+        .map(crate::container::userns::to_container_ids);
     let body = blocking_body(move |w| {
-        berth_image::layer::write_dir(&root, w, false).map_err(std::io::Error::other)
+        berth_image::layer::write_dir_mapped(&root, w, false, ids).map_err(std::io::Error::other)
     });
     let mut resp = Response::new(body);
     resp.headers_mut().insert(
