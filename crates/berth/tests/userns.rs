@@ -259,6 +259,17 @@ fn files_volumes_and_binds_follow_the_mapping() {
     let dest = out.path().join("hello");
     ok(&d, &["cp", "files:/hello", dest.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hi\n");
+    // The archive carries the container's ids, as dockerd's does.
+    let listed = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker -H {} cp files:/made - | tar -tvf -",
+            d.host()
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&listed, "cp to stdout");
+    assert!(stdout(&listed).contains(" 0/0 "), "{}", stdout(&listed));
     // Into the container: owned by its root.
     let src = out.path().join("in.txt");
     std::fs::write(&src, "in\n").unwrap();
