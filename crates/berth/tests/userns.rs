@@ -388,6 +388,7 @@ fn host_user_namespace_and_dockerd_refusals() {
             "cannot share the host's network namespace",
         ),
         (vec!["--pid=host"], "cannot share the host PID namespace"),
+        (vec!["--ipc=host"], "cannot share the host IPC namespace"),
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(flags.iter().copied());

@@ -42,6 +42,13 @@ pub fn check(hc: &Value, remapping: bool) -> Result<(), ApiError> {
             "cannot share the host PID namespace when user namespaces are enabled",
         ));
     }
+    // Beyond dockerd: the runtime cannot set up /dev/mqueue for the host's IPC namespace from
+    // inside a user namespace, so refuse it here rather than fail at start.
+    if mode("IpcMode") == "host" {
+        return Err(ApiError::invalid(
+            "cannot share the host IPC namespace when user namespaces are enabled (run with --userns=host)",
+        ));
+    }
     Ok(())
 }
 
@@ -172,6 +179,8 @@ mod tests {
         assert!(e.message.starts_with("privileged mode is incompatible"));
         assert!(check(&json!({"NetworkMode": "host"}), true).is_err());
         assert!(check(&json!({"PidMode": "host"}), true).is_err());
+        assert!(check(&json!({"IpcMode": "host"}), true).is_err());
+        assert!(check(&json!({"IpcMode": "host", "UsernsMode": "host"}), true).is_ok());
         assert!(check(&json!({"NetworkMode": "host", "UsernsMode": "host"}), true).is_ok());
         let e = check(&json!({"UsernsMode": "private"}), false).unwrap_err();
         assert_eq!(e.message, "invalid USER mode: private");
