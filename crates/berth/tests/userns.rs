@@ -472,3 +472,27 @@ fn the_default_daemon_is_unchanged() {
     assert!(entries(&d.dir.join("exec/userns")).is_empty());
     ok(&d, &["rm", "-f", "ctr"]);
 }
+
+#[test]
+fn remapped_containers_survive_a_daemon_crash() {
+    let user = RemapUser::new();
+    let mut d = TestDaemon::start();
+    // Through daemon.json, which a restart reads again.
+    let remap = format!("{{\"userns-remap\": \"{}\"}}", user.name);
+    std::fs::write(d.dir.join("daemon.json"), remap).unwrap();
+    d.restart();
+    d.import_busybox();
+    ok(
+        &d,
+        &["run", "-d", "--name", "ctr", "busybox", "sleep", "300"],
+    );
+    let pid = inspect(&d, "ctr", "{{.State.Pid}}");
+    d.kill9();
+    d.restart();
+    assert_eq!(inspect(&d, "ctr", "{{.State.Running}}"), "true");
+    assert_eq!(host_ids(&pid), (user.start, user.start));
+    assert_eq!(ok(&d, &["exec", "ctr", "id", "-u"]), "0");
+    ok(&d, &["stop", "-t", "1", "ctr"]);
+    assert!(entries(&d.dir.join("exec/userns")).is_empty());
+    ok(&d, &["rm", "ctr"]);
+}
