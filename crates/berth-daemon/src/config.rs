@@ -31,6 +31,9 @@ pub struct Config {
     pub log_driver: String,
     /// `--log-opt`: the default driver's options.
     pub log_opts: BTreeMap<String, String>,
+    /// `--userns-remap`: `default`, `USER[:GROUP]` or `UID[:GID]`; containers then run in a
+    /// user namespace on that user's subordinate ids.
+    pub userns_remap: Option<String>,
 }
 
 /// dockerd's networking flags (`--bridge`, `--bip`, ...).
@@ -104,6 +107,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
+            userns_remap: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod images;
 pub mod network;
 pub mod store;
+pub mod userns;
 pub mod volumes;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub struct Daemon {
     /// Serialises the name check and the record write of `create`.
     create_lock: tokio::sync::Mutex<()>,
     driver: &'static str,
+    /// `--userns-remap`, resolved.
+    pub remap: Option<userns::Remapping>,
     id: String,
     started: std::time::Instant,
 }
@@ -54,6 +57,8 @@ pub enum DaemonError {
     Network(String),
     #[error("image store: {0}")]
     Images(#[from] berth_image::ImageError),
+    #[error("{0}")]
+    Remap(#[from] userns::RemapError),
 }
 
 impl Daemon {
@@ -69,6 +74,17 @@ impl Daemon {
                 source,
             })?;
         }
+        let remap = match config.userns_remap.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(spec) => {
+                if spec == "default" {
+                    userns::ensure_default_user(std::path::Path::new("/"))?;
+                }
+                let r = userns::resolve(spec, &userns::IdFiles::host())?;
+                tracing::info!(user = %r.user, group = %r.group, "user namespaces: containers run on the subordinate ids of {}:{}", r.user, r.group);
+                Some(r)
+            }
+        };
         let db_path = config.data_root.join("berth.db");
         let db = redb::Database::create(&db_path).map_err(|e| DaemonError::Db {
             path: db_path.clone(),
@@ -82,10 +98,12 @@ impl Daemon {
             &config.exec_root,
         )?;
         let images = ImageStore::open(&config.data_root, db)?;
-        let volumes = Volumes::open(&config.data_root).map_err(|source| DaemonError::Dir {
-            path: config.data_root.join("volumes"),
-            source,
-        })?;
+        let volumes = Volumes::open(&config.data_root)
+            .map_err(|source| DaemonError::Dir {
+                path: config.data_root.join("volumes"),
+                source,
+            })?
+            .with_owner(remap.as_ref().map(|r| r.mapping.root()));
         let id = daemon_id(&config.data_root).map_err(|source| DaemonError::Dir {
             path: config.data_root.join("engine-id"),
             source,
@@ -96,6 +114,7 @@ impl Daemon {
         };
         let daemon = Arc::new(Daemon {
             driver,
+            remap,
             config,
             events: EventBus::default(),
             table,
@@ -114,6 +133,7 @@ impl Daemon {
             .map_err(|e| DaemonError::Network(e.message))?;
         daemon.recover().await;
         daemon.recover_networks().await;
+        daemon.recover_userns();
         daemon.start_by_policy();
         Ok(daemon)
     }
@@ -167,17 +187,50 @@ impl Daemon {
         self.images.layer_dirs(image_id).map_err(images::api_err)
     }
 
-    /// Mounts (or, with vfs, copies) a container's root filesystem; idempotent.
-    pub fn mount_rootfs(&self, id: &str, image_id: &str) -> Result<(), berth_api::ApiError> {
+    /// Mounts (or, with vfs, copies) a container's root filesystem; idempotent. A remapped
+    /// container's (`mapping`) is seen through idmapped mounts, or chowned into its range.
+    pub fn mount_rootfs(
+        &self,
+        id: &str,
+        image_id: &str,
+        mapping: Option<&berth_runtime::userns::IdMapping>,
+    ) -> Result<(), berth_api::ApiError> {
         let layers = self.container_layers(id, image_id)?;
         let want = if self.driver == "vfs" {
             berth_image::rootfs::Driver::Vfs
         } else {
             berth_image::rootfs::Driver::Overlay
         };
-        berth_image::rootfs::prepare_as(&layers, &self.container_dir(id), want)
+        let dir = self.container_dir(id);
+        let err = |e: &dyn std::fmt::Display| {
+            berth_api::ApiError::system(format!("prepare rootfs of {id}: {e}"))
+        };
+        let Some(mapping) = mapping else {
+            return berth_image::rootfs::prepare_as(&layers, &dir, want)
+                .map(|_| ())
+                .map_err(|e| err(&e));
+        };
+        // A user namespace with the container's mapping, only for the idmapped mounts.
+        let holder =
+            berth_runtime::userns::new_user_namespace(mapping, false).map_err(|e| err(&e))?;
+        let userns = holder.open("user").map_err(|e| err(&e))?;
+        drop(holder);
+        let to_host = |uid: u32, gid: u32| {
+            (
+                mapping.uid_to_host(uid).unwrap_or(uid),
+                mapping.gid_to_host(gid).unwrap_or(gid),
+            )
+        };
+        let (root_uid, root_gid) = mapping.root();
+        let remap = berth_image::rootfs::Remap {
+            userns: std::os::fd::AsFd::as_fd(&userns),
+            root_uid,
+            root_gid,
+            to_host: &to_host,
+        };
+        berth_image::rootfs::prepare_remapped(&layers, &dir, want, &remap)
             .map(|_| ())
-            .map_err(|e| berth_api::ApiError::system(format!("prepare rootfs of {id}: {e}")))
+            .map_err(|e| err(&e))
     }
 
     /// `overlay2`, or `vfs` where overlayfs cannot be mounted.

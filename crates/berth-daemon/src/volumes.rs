@@ -11,6 +11,8 @@ use crate::Daemon;
 
 pub struct Volumes {
     root: PathBuf,
+    /// Host uid and gid new volumes' `_data` gets (the remapped root with `--userns-remap`).
+    owner: Option<(u32, u32)>,
 }
 
 fn valid_volume_name(name: &str) -> bool {
@@ -30,7 +32,13 @@ impl Volumes {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-        Ok(Volumes { root })
+        Ok(Volumes { root, owner: None })
+    }
+
+    /// New volumes are owned by `owner` (the remapped root), as dockerd makes them.
+    pub fn with_owner(mut self, owner: Option<(u32, u32)>) -> Volumes {
+        self.owner = owner;
+        self
     }
 
     pub fn data_path(&self, name: &str) -> PathBuf {
@@ -73,6 +81,9 @@ impl Volumes {
         });
         let io = |e: std::io::Error| ApiError::system(format!("create volume {name}: {e}"));
         std::fs::create_dir_all(self.data_path(&name)).map_err(io)?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(self.data_path(&name), Some(uid), Some(gid)).map_err(io)?;
+        }
         let tmp = dir.join("meta.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec(&meta).unwrap_or_default()).map_err(io)?;
         std::fs::rename(&tmp, dir.join("meta.json")).map_err(io)?;

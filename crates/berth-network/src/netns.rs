@@ -111,6 +111,44 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
     result
 }
 
+/// Keeps the existing network namespace `source` (`/proc/PID/ns/net` of a process that
+/// made it) at `path` with a bind mount, with `lo` up; the file must not exist yet. On
+/// failure nothing is left behind.
+pub fn create_from(path: &Path, source: &Path) -> Result<(), NetnsError> {
+    let create_err = |err| NetnsError::Create {
+        path: path.to_path_buf(),
+        err,
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(create_err)?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(path)
+        .map_err(create_err)?;
+    let mounted = mount(
+        Some(source),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| create_err(io_err(e)));
+    let result = mounted.and_then(|()| {
+        let target = path.to_path_buf();
+        run_in(path, move || {
+            loopback_up().map_err(|err| NetnsError::Loopback { path: target, err })
+        })
+        .and_then(|inner| inner)
+    });
+    if result.is_err() {
+        let _ = remove(path);
+    }
+    result
+}
+
 /// Runs `f` on a fresh thread that entered the network namespace at `path`, and returns
 /// its result (a panic in `f` is resumed on the caller's thread).
 ///

@@ -9,6 +9,7 @@ mod init;
 pub mod limits;
 pub mod seccomp;
 pub mod spec;
+pub mod userns;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -19,7 +20,7 @@ use libcontainer::container::Container;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 
-pub use spec::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resources};
+pub use spec::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resources, UserNamespace};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -108,6 +109,7 @@ impl Runtime {
             path: process_path.clone(),
             source,
         })?;
+        self.enter_user_namespace(id)?;
         let builder = self.builder(id, stdio)?;
         let result = builder
             .as_tenant()
@@ -170,6 +172,38 @@ impl Runtime {
             builder = builder.with_stderr(fd);
         }
         Ok(builder)
+    }
+
+    /// A container in a user namespace of its own is joined in that namespace: libcontainer's
+    /// tenant enters the container's other namespaces but not this one, so this process (the
+    /// exec's shim, single-threaded) enters it first. Its processes then get the container's
+    /// ids, and the namespaces it joins next are owned by it.
+    fn enter_user_namespace(&self, id: &str) -> Result<(), RuntimeError> {
+        use std::os::unix::fs::MetadataExt;
+        let container = self.load(id)?;
+        let pid = container
+            .pid()
+            .ok_or_else(|| lc_err(id, "no init pid to exec in"))?;
+        let theirs = PathBuf::from(format!("/proc/{}/ns/user", pid.as_raw()));
+        let ino = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+        let ours = ino(Path::new("/proc/self/ns/user"));
+        let same = match (ino(&theirs), ours) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(lc_err(id, format!("read {}: {e}", theirs.display())))
+            }
+        };
+        if same {
+            return Ok(());
+        }
+        let file = std::fs::File::open(&theirs)
+            .map_err(|e| lc_err(id, format!("open {}: {e}", theirs.display())))?;
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
+            lc_err(
+                id,
+                format!("enter user namespace {}: {e}", theirs.display()),
+            )
+        })
     }
 
     fn load(&self, id: &str) -> Result<Container, RuntimeError> {

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::devices::{all_host_devices, parse_cgroup_rule, DeviceNode};
 use crate::limits::Rlimit;
 use crate::seccomp::{oci_seccomp, SeccompMode};
+use crate::userns::IdMapping;
 
 /// How a container gets one kind of namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +96,23 @@ pub struct ContainerSpec {
     pub device_cgroup_rules: Vec<String>,
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
+    /// The user namespace to join (`--userns-remap`); `None`: the host's.
+    #[serde(default)]
+    pub userns: Option<UserNamespace>,
+}
+
+/// A user namespace made ahead of the container (its file) and the mapping it was made with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserNamespace {
+    pub path: PathBuf,
+    pub mapping: IdMapping,
+}
+
+fn id_mappings_json(ranges: &[crate::userns::IdRange]) -> Value {
+    json!(ranges
+        .iter()
+        .map(|r| json!({"containerID": r.container, "hostID": r.host, "size": r.size}))
+        .collect::<Vec<_>>())
 }
 
 /// A blkio throttle on one block device (bytes or I/O operations per second).
@@ -399,7 +417,12 @@ fn namespace_json(kind: &str, ns: &Namespace) -> Option<Value> {
 /// The whole OCI `config.json` for a container.
 pub fn oci_config(spec: &ContainerSpec) -> Value {
     let ns = &spec.namespaces;
-    let mut namespaces: Vec<Value> = vec![json!({"type": "mount"})];
+    let mut namespaces: Vec<Value> = Vec::new();
+    // The user namespace first: the others are made (or joined) inside it.
+    if let Some(user) = &spec.userns {
+        namespaces.push(json!({"type": "user", "path": user.path}));
+    }
+    namespaces.push(json!({"type": "mount"}));
     namespaces.extend(namespace_json("network", &ns.net));
     namespaces.extend(namespace_json("pid", &ns.pid));
     namespaces.extend(namespace_json("ipc", &ns.ipc));
@@ -490,7 +513,7 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
 
     let mut resources = resources_json(&spec.resources);
     resources["devices"] = devices;
-    json!({
+    let mut config = json!({
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": spec.rootfs, "readonly": spec.readonly_rootfs},
@@ -512,7 +535,13 @@ pub fn oci_config(spec: &ContainerSpec) -> Value {
             "sysctl": spec.sysctls,
             "seccomp": seccomp
         }
-    })
+    });
+    // Joined by path, so the runtime writes no maps; they are listed for readers of the bundle.
+    if let Some(user) = &spec.userns {
+        config["linux"]["uidMappings"] = id_mappings_json(&user.mapping.uids);
+        config["linux"]["gidMappings"] = id_mappings_json(&user.mapping.gids);
+    }
+    config
 }
 
 #[cfg(test)]
@@ -555,6 +584,25 @@ mod tests {
         assert!(ns
             .iter()
             .any(|n| n["type"] == "ipc" && n["path"] == "/proc/7/ns/ipc"));
+    }
+
+    #[test]
+    fn user_namespace_is_joined_first_with_its_maps_listed() {
+        let mut s = spec();
+        s.userns = Some(UserNamespace {
+            path: "/run/berth/userns/abc".into(),
+            mapping: IdMapping::from_host_ranges(&[(100000, 65536)], &[(200000, 65536)]),
+        });
+        let config = oci_config(&s);
+        let ns = &config["linux"]["namespaces"][0];
+        assert_eq!(ns["type"], "user");
+        assert_eq!(ns["path"], "/run/berth/userns/abc");
+        assert_eq!(
+            config["linux"]["uidMappings"],
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}])
+        );
+        assert_eq!(config["linux"]["gidMappings"][0]["hostID"], 200000);
+        assert!(oci_config(&spec())["linux"].get("uidMappings").is_none());
     }
 
     #[test]

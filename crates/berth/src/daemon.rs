@@ -88,6 +88,9 @@ pub struct DaemonArgs {
     /// Default log driver options for containers (default map[])
     #[arg(long = "log-opt", value_name = "map")]
     pub log_opt: Vec<String>,
+    /// User/Group setting for user namespaces
+    #[arg(long, value_name = "string")]
+    pub userns_remap: Option<String>,
 }
 
 /// An entry of daemon.json's `default-address-pools`.
@@ -126,6 +129,7 @@ struct FileConfig {
     ip: Option<String>,
     log_driver: Option<String>,
     log_opts: Option<std::collections::BTreeMap<String, String>>,
+    userns_remap: Option<String>,
 }
 
 fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
@@ -193,6 +197,7 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     let icc = pick!(args.icc, file.icc, "icc");
     let bind_ip = pick!(args.ip, file.ip, "ip");
     let log_driver = pick!(args.log_driver, file.log_driver, "log-driver");
+    let userns_remap = pick!(args.userns_remap, file.userns_remap, "userns-remap");
     let mut log_opt_flags = std::collections::BTreeMap::new();
     for o in &args.log_opt {
         let Some((k, v)) = o.split_once('=') else {
@@ -298,6 +303,7 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         config.log_driver = d;
     }
     config.log_opts = log_opts.unwrap_or_default();
+    config.userns_remap = userns_remap.filter(|s| !s.is_empty());
     berth_shim::log::validate(&config.log_driver, &config.log_opts)
         .map_err(|e| anyhow::anyhow!("unable to configure the daemon: {e}"))?;
     config.berth_exe = std::env::current_exe().context("locate the berth executable")?;
@@ -523,6 +529,27 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("tlsverify"), "{err}");
+    }
+
+    #[test]
+    fn userns_remap_from_flag_or_daemon_json() {
+        let (c, _) = build_config(parse(&["--userns-remap", "default"])).unwrap();
+        assert_eq!(c.userns_remap.as_deref(), Some("default"));
+        let (c, _) = build_config(parse(&[])).unwrap();
+        assert_eq!(c.userns_remap, None);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(&f, r#"{"userns-remap": "alice:staff"}"#).unwrap();
+        let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
+        assert_eq!(c.userns_remap.as_deref(), Some("alice:staff"));
+        let err = build_config(parse(&[
+            "--config-file",
+            f.to_str().unwrap(),
+            "--userns-remap",
+            "default",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("userns-remap"), "{err}");
     }
 
     #[test]

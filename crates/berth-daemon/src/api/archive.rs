@@ -35,7 +35,7 @@ fn host_path(d: &Daemon, id: &str, path: &str) -> Result<(PathBuf, PathBuf), Api
     let c = d.find_container(id)?;
     let r = c.record();
     let root = d.rootfs_dir(&c.id);
-    d.mount_rootfs(&c.id, &r.image_id)?;
+    d.mount_rootfs(&c.id, &r.image_id, d.container_mapping(&r.host_config))?;
     let path = if path.starts_with('/') {
         path.to_string()
     } else {
@@ -117,13 +117,18 @@ async fn archive_get(
     let base = FsPath::new(&name)
         .file_name()
         .map_or(".".to_string(), |n| n.to_string_lossy().into_owned());
+    let c = d.find_container(&id)?;
+    // A remapped container's files carry its own ids in the tar, as dockerd writes them.
+    let ids = d
+        .container_mapping(&c.record().host_config)
+        .map(crate::container::userns::to_container_ids);
     let body = blocking_body(move |w| {
         let mut b = tar::Builder::new(w);
         b.follow_symlinks(false);
-        if p.is_dir() {
-            b.append_dir_all(&base, &p)?;
-        } else {
-            b.append_path_with_name(&p, &base)?;
+        match ids {
+            Some(ids) => append_mapped(&mut b, &p, FsPath::new(&base), &ids)?,
+            None if p.is_dir() => b.append_dir_all(&base, &p)?,
+            None => b.append_path_with_name(&p, &base)?,
         }
         b.finish()
     });
@@ -135,6 +140,45 @@ async fn archive_get(
     );
     h.insert("x-docker-container-path-stat", stat);
     Ok(resp)
+}
+
+/// Appends `path` (a directory with everything below it) as `name`, owners translated by
+/// `ids`; sockets are left out, as docker does.
+fn append_mapped<W: std::io::Write>(
+    b: &mut tar::Builder<W>,
+    path: &FsPath,
+    name: &FsPath,
+    ids: &berth_image::layer::IdMap,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::symlink_metadata(path)?;
+    let ft = md.file_type();
+    if ft.is_socket() {
+        return Ok(());
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(&md, tar::HeaderMode::Complete);
+    let (uid, gid) = ids(md.uid(), md.gid());
+    h.set_uid(uid as u64);
+    h.set_gid(gid as u64);
+    if ft.is_symlink() {
+        return b.append_link(&mut h, name, std::fs::read_link(path)?);
+    }
+    if ft.is_file() {
+        return b.append_data(&mut h, name, std::fs::File::open(path)?);
+    }
+    h.set_size(0);
+    b.append_data(&mut h, name, std::io::empty())?;
+    if ft.is_dir() {
+        let mut names: Vec<_> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for n in names {
+            append_mapped(b, &path.join(&n), &name.join(&n), ids)?;
+        }
+    }
+    Ok(())
 }
 
 async fn archive_put(
@@ -158,10 +202,29 @@ async fn archive_put(
     }
     let _ = truthy(q.get("noOverwriteDirNonDir"));
     let reader = BodyReader::new(body);
-    tokio::task::spawn_blocking(move || berth_image::layer::apply(reader, &p, false))
-        .await
-        .map_err(|e| ApiError::system(e.to_string()))?
-        .map_err(|e| ApiError::invalid(format!("extract archive into {name}: {e}")))?;
+    let c = d.find_container(&id)?;
+    let mapping = d.container_mapping(&c.record().host_config).cloned();
+    let applied = tokio::task::spawn_blocking(move || match mapping {
+        // Written as the container's root through its idmapped root filesystem, owners
+        // translated to host ids, as dockerd does for a remapped container.
+        Some(m) => {
+            let (uid, gid) = m.root();
+            let ids = crate::container::userns::to_host_ids(&m);
+            berth_image::rootfs::as_container_root(uid, gid, move || {
+                berth_image::layer::apply_mapped(reader, &p, false, Some(ids))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+        }
+        None => berth_image::layer::apply(reader, &p, false)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+    })
+    .await
+    .map_err(|e| ApiError::system(e.to_string()))?;
+    applied.map_err(|e| ApiError::invalid(format!("extract archive into {name}: {e}")))?;
     Ok(StatusCode::OK)
 }
 
@@ -169,8 +232,12 @@ async fn export(State(d): State<AppState>, Path(id): Path<String>) -> HttpResult
     let (root, _) = host_path(&d, &id, "/")?;
     let c = d.find_container(&id)?;
     d.container_event(&c, "export", &[]);
+    // A remapped container's files carry its own ids in the tar, as dockerd writes them.
+    let ids = d
+        .container_mapping(&c.record().host_config)
+        .map(crate::container::userns::to_container_ids);
     let body = blocking_body(move |w| {
-        berth_image::layer::write_dir(&root, w, false).map_err(std::io::Error::other)
+        berth_image::layer::write_dir_mapped(&root, w, false, ids).map_err(std::io::Error::other)
     });
     let mut resp = Response::new(body);
     resp.headers_mut().insert(

@@ -71,6 +71,16 @@ async fn version() -> Json<serde_json::Value> {
     }))
 }
 
+/// `docker info`'s SecurityOptions, in dockerd's order.
+fn security_options(d: &crate::Daemon) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if d.remap.is_some() {
+        out.push("name=userns");
+    }
+    out.push("name=cgroupns");
+    out
+}
+
 /// Architecture names as Go (and so Docker) spells them.
 pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -180,7 +190,7 @@ async fn info(State(d): State<AppState>, _q: Query<NoQuery>) -> Json<serde_json:
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=cgroupns"],
+        "SecurityOptions": security_options(&d),
         "Warnings": []
     }))
 }

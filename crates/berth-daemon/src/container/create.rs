@@ -318,6 +318,7 @@ impl Daemon {
     /// Refuses namespace modes that name something missing, and impossible limits.
     fn check_modes(&self, hc: &Map<String, Value>) -> Result<(), ApiError> {
         super::security::check(&Value::Object(hc.clone()))?;
+        super::userns::check(&Value::Object(hc.clone()), self.remap.is_some())?;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
         let memory = int("Memory");
         if memory > 0 && memory < 6 * 1024 * 1024 {
@@ -381,7 +382,9 @@ impl Daemon {
         let dir = self.container_dir(id);
         let io = |e: std::io::Error| ApiError::system(format!("container {id}: {e}"));
         std::fs::create_dir_all(&dir).map_err(io)?;
-        self.mount_rootfs(id, image_id)?;
+        let hc_value = Value::Object(hc.clone());
+        let mapping = self.container_mapping(&hc_value);
+        self.mount_rootfs(id, image_id, mapping)?;
         let strs = |k: &str| str_list(hc.get(k).unwrap_or(&Value::Null));
         files::write_hostname(&dir, hostname).map_err(io)?;
         files::write_hosts(&dir, &strs("ExtraHosts"), &[]).map_err(io)?;
@@ -394,6 +397,9 @@ impl Daemon {
             host_net,
         )
         .map_err(io)?;
+        if let Some(mapping) = mapping {
+            self.chown_generated_files(id, mapping)?;
+        }
         Ok(())
     }
 }

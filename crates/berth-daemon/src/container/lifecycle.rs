@@ -90,11 +90,17 @@ impl Daemon {
     /// A start with the container's operation lock held (a user's, or the restart policy's).
     pub(super) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
         let record = c.record();
-        self.mount_rootfs(&c.id, &record.image_id)?;
-        self.network_up(c).await?;
+        let mapping = self.container_mapping(&record.host_config);
+        self.mount_rootfs(&c.id, &record.image_id, mapping)?;
+        self.userns_up(c)?;
+        if let Err(e) = self.network_up(c).await {
+            self.userns_down(&c.id);
+            return Err(e);
+        }
         let launched = self.launch(c).await;
         if launched.is_err() {
             self.network_down(c).await;
+            self.userns_down(&c.id);
         }
         launched
     }
@@ -226,6 +232,7 @@ impl Daemon {
         self.persist(c);
         let _ = std::fs::remove_dir_all(shim::state_dir(&self.config.exec_root, &c.id));
         self.network_down(c).await;
+        self.userns_down(&c.id);
         self.container_event(c, "die", &[("exitCode", code.to_string())]);
         c.exit.send_modify(|e| {
             e.exits += 1;

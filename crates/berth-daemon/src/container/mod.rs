@@ -20,6 +20,7 @@ mod shim;
 mod spec;
 pub mod stats;
 pub mod update;
+pub(crate) mod userns;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use berth_api::ApiError;
-use berth_runtime::{ContainerSpec, Mount, Namespace, Namespaces, Process, Resources};
+use berth_runtime::{
+    ContainerSpec, Mount, Namespace, Namespaces, Process, Resources, UserNamespace,
+};
 use serde_json::Value;
 
 use super::record::Record;
@@ -194,11 +196,26 @@ impl Daemon {
             Some(w) if !w.is_empty() => w.to_string(),
             _ => "/".to_string(),
         };
+        let mapping = self.container_mapping(hc).cloned();
         if cwd != "/" {
             let host = berth_shim::resolve_in_root(&rootfs, &cwd);
-            std::fs::create_dir_all(&host)
-                .map_err(|e| ApiError::system(format!("create working directory {cwd}: {e}")))?;
+            let made = match &mapping {
+                // Through the idmapped rootfs, as the container's root.
+                Some(m) => {
+                    let (uid, gid) = m.root();
+                    berth_image::rootfs::as_container_root(uid, gid, move || {
+                        std::fs::create_dir_all(&host)
+                    })
+                    .and_then(|r| r)
+                }
+                None => std::fs::create_dir_all(&host),
+            };
+            made.map_err(|e| ApiError::system(format!("create working directory {cwd}: {e}")))?;
         }
+        let userns = match (self.spec_userns(r)?, mapping) {
+            (Some(path), Some(mapping)) => Some(UserNamespace { path, mapping }),
+            _ => None,
+        };
         let dir = self.container_dir(&r.id);
         let mut mounts = Vec::new();
         // The generated files, unless the network namespace (and so these) is shared.
@@ -297,6 +314,7 @@ impl Daemon {
             devices: security::devices(hc)?,
             device_cgroup_rules: strs(&hc["DeviceCgroupRules"]),
             sysctls: security::sysctls(hc),
+            userns,
         })
     }
 }

@@ -128,7 +128,15 @@ impl Daemon {
     ) -> Result<(PathBuf, Vec<Published>, bool), ApiError> {
         let path = self.networks.netns_path(&c.id);
         let _ = netns::remove(&path);
-        netns::create(&path).map_err(sys)?;
+        let userns = self.userns_path(&c.id);
+        if userns.exists() {
+            // A remapped container's network namespace belongs to its user namespace: it
+            // could not join one of the host's, nor mount sysfs for it.
+            let holder = berth_runtime::userns::new_network_namespace_in(&userns).map_err(sys)?;
+            netns::create_from(&path, &holder.ns_path("net")).map_err(sys)?;
+        } else {
+            netns::create(&path).map_err(sys)?;
+        }
         let r = c.record();
         let mut names = self.ordered_endpoints(&r);
         if names.is_empty() {

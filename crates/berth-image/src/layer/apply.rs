@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use super::path::{clean_entry_path, resolve_in_root};
-use super::{decompress, LayerError, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+use super::{decompress, IdMap, LayerError, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 use crate::sys;
 
 /// What applying a layer produced.
@@ -63,9 +63,21 @@ pub fn apply(
     dest: &Path,
     overlay_whiteouts: bool,
 ) -> Result<Applied, LayerError> {
+    apply_mapped(reader, dest, overlay_whiteouts, None)
+}
+
+/// [`apply`] with the owners in the tar translated by `ids` (into a remapped container:
+/// the container's ids to host ids).
+pub fn apply_mapped(
+    reader: impl Read,
+    dest: &Path,
+    overlay_whiteouts: bool,
+    ids: Option<IdMap>,
+) -> Result<Applied, LayerError> {
     let mut hr = HashingReader::new(decompress(reader)?);
     let mut state = State {
         root: dest,
+        ids,
         overlay: overlay_whiteouts,
         size: 0,
         dirs: Vec::new(),
@@ -94,6 +106,7 @@ pub fn apply(
 
 struct State<'a> {
     root: &'a Path,
+    ids: Option<IdMap>,
     overlay: bool,
     size: u64,
     dirs: Vec<(PathBuf, i64)>,
@@ -251,8 +264,11 @@ impl State<'_> {
 
     fn metadata(&mut self, meta: &Meta<'_>, path: &Path, is_dir: bool) -> Result<(), LayerError> {
         let h = meta.header;
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
+        let (uid, gid) = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+        let (uid, gid) = match &self.ids {
+            Some(map) => map(uid, gid),
+            None => (uid, gid),
+        };
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
         let mtime = h.mtime().unwrap_or(0) as i64;
         let io = |e| LayerError::io(path, e);

@@ -7,10 +7,13 @@ mod compress;
 mod path;
 mod write;
 
-pub use apply::{apply, Applied};
+pub use apply::{apply, apply_mapped, Applied};
 pub use compress::{decompress, Compression};
 pub use path::{clean_entry_path, resolve_in_root};
-pub use write::write_dir;
+pub use write::{write_dir, write_dir_mapped};
+
+/// Translates the owner of an entry, `(uid, gid)` to `(uid, gid)`.
+pub type IdMap = std::sync::Arc<dyn Fn(u32, u32) -> (u32, u32) + Send + Sync>;
 
 use std::path::PathBuf;
 

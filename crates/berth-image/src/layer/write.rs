@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tar::{EntryType, Header};
 
-use super::{LayerError, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+use super::{IdMap, LayerError, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 use crate::sys;
 
 /// Tars `dir` in a deterministic order (entries sorted by name, a directory
@@ -20,10 +20,22 @@ pub fn write_dir(
     out: impl Write,
     convert_overlay_whiteouts: bool,
 ) -> Result<(), LayerError> {
+    write_dir_mapped(dir, out, convert_overlay_whiteouts, None)
+}
+
+/// [`write_dir`] with the owners of entries translated by `ids` (a remapped container's
+/// files: host ids to the container's).
+pub fn write_dir_mapped(
+    dir: &Path,
+    out: impl Write,
+    convert_overlay_whiteouts: bool,
+    ids: Option<IdMap>,
+) -> Result<(), LayerError> {
     let mut w = Writer {
         b: tar::Builder::new(out),
         convert: convert_overlay_whiteouts,
         links: HashMap::new(),
+        ids,
     };
     w.b.follow_symlinks(false);
     w.walk(dir, Path::new(""))?;
@@ -36,9 +48,20 @@ struct Writer<W: Write> {
     convert: bool,
     /// (dev, ino) of multiply-linked files already written → their tar name.
     links: HashMap<(u64, u64), PathBuf>,
+    ids: Option<IdMap>,
 }
 
 impl<W: Write> Writer<W> {
+    fn header(&self, md: &fs::Metadata, kind: EntryType) -> Header {
+        let mut h = header(md, kind);
+        if let Some(map) = &self.ids {
+            let (uid, gid) = map(md.uid(), md.gid());
+            h.set_uid(uid as u64);
+            h.set_gid(gid as u64);
+        }
+        h
+    }
+
     fn walk(&mut self, dir: &Path, rel: &Path) -> Result<(), LayerError> {
         let mut names: Vec<_> = fs::read_dir(dir)
             .map_err(|e| LayerError::io(dir, e))?
@@ -52,7 +75,7 @@ impl<W: Write> Writer<W> {
             let md = fs::symlink_metadata(&path).map_err(|e| LayerError::io(&path, e))?;
             if self.convert && sys::is_whiteout(&md) {
                 let wh = rel.with_file_name(format!("{WHITEOUT_PREFIX}{}", name.to_string_lossy()));
-                let mut h = header(&md, EntryType::Regular);
+                let mut h = self.header(&md, EntryType::Regular);
                 h.set_mode(0);
                 self.append(&mut h, &wh, &path, io::empty())?;
                 continue;
@@ -60,7 +83,7 @@ impl<W: Write> Writer<W> {
             self.entry(&path, &rel, &md)?;
             if md.is_dir() {
                 if self.convert && sys::is_opaque(&path).map_err(|e| LayerError::io(&path, e))? {
-                    let mut h = header(&md, EntryType::Regular);
+                    let mut h = self.header(&md, EntryType::Regular);
                     h.set_mode(0);
                     self.append(&mut h, &rel.join(WHITEOUT_OPAQUE), &path, io::empty())?;
                 }
@@ -75,27 +98,27 @@ impl<W: Write> Writer<W> {
         let io_err = |e| LayerError::io(path, e);
         self.xattrs(path)?;
         if ft.is_dir() {
-            let mut h = header(md, EntryType::Directory);
+            let mut h = self.header(md, EntryType::Directory);
             let mut name = rel.as_os_str().to_os_string();
             name.push("/");
             return self.append(&mut h, Path::new(&name), path, io::empty());
         }
         if ft.is_symlink() {
             let target = fs::read_link(path).map_err(io_err)?;
-            let mut h = header(md, EntryType::Symlink);
+            let mut h = self.header(md, EntryType::Symlink);
             return self.b.append_link(&mut h, rel, &target).map_err(io_err);
         }
         if ft.is_file() {
             if md.nlink() > 1 {
                 let key = (md.dev(), md.ino());
                 if let Some(first) = self.links.get(&key) {
-                    let mut h = header(md, EntryType::Link);
+                    let mut h = self.header(md, EntryType::Link);
                     let first = first.clone();
                     return self.b.append_link(&mut h, rel, &first).map_err(io_err);
                 }
                 self.links.insert(key, rel.to_path_buf());
             }
-            let mut h = header(md, EntryType::Regular);
+            let mut h = self.header(md, EntryType::Regular);
             h.set_size(md.len());
             let f = fs::File::open(path).map_err(io_err)?;
             return self.append(&mut h, rel, path, f);
@@ -110,7 +133,7 @@ impl<W: Write> Writer<W> {
             // Sockets are not archived (as docker does).
             return Ok(());
         };
-        let mut h = header(md, kind);
+        let mut h = self.header(md, kind);
         let rdev = md.rdev();
         h.set_device_major(libc::major(rdev)).map_err(io_err)?;
         h.set_device_minor(libc::minor(rdev)).map_err(io_err)?;

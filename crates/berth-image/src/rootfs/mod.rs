@@ -2,6 +2,7 @@
 //! of the image's layers, or a plain copy ("vfs") where overlayfs is refused.
 
 mod changes;
+mod remap;
 mod vfs;
 
 use std::fs;
@@ -9,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub use changes::{changes, Change, ChangeKind};
+pub use remap::{as_container_root, prepare_remapped, Remap};
 
 /// Which way the root filesystem was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
