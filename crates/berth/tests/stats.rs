@@ -162,15 +162,18 @@ fn cpus_limit_half_a_core() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let a = stats_json(&d, &id, "stream=false&one-shot=true");
+    let t0 = std::time::Instant::now();
     std::thread::sleep(Duration::from_secs(2));
     let b = stats_json(&d, &id, "stream=false&one-shot=true");
     let used = |s: &Value| s["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() as f64;
-    let cores = (used(&b) - used(&a)) / 2e9;
-    assert!((0.3..0.7).contains(&cores), "{cores} cores");
+    let cores = (used(&b) - used(&a)) / 1e9 / t0.elapsed().as_secs_f64();
+    // At most half a core (plus the sampling's slack); at least some of it even when other
+    // work keeps both of the host's cores busy (the CI machine may be loaded).
+    assert!((0.1..0.6).contains(&cores), "{cores} cores");
     let o = d.docker(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", &id]);
     assert_ok(&o, "stats");
     let perc: f64 = stdout(&o).trim().trim_end_matches('%').parse().unwrap();
-    assert!((25.0..75.0).contains(&perc), "{perc}%");
+    assert!((10.0..65.0).contains(&perc), "{perc}%");
 }
 
 #[test]
