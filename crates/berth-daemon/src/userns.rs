@@ -203,7 +203,11 @@ fn add_range(path: &Path, name: &str, id: u32) -> Result<(), RemapError> {
         out.push('\n');
     }
     out.push_str(&format!("{name}:{}:{DEFAULT_RANGE}\n", next_free(&text)));
-    std::fs::write(path, out).map_err(|e| RemapError::Io(format!("write {}: {e}", path.display())))
+    // Through a temp file and a rename: a reader never sees the file half-written.
+    let tmp = path.with_extension("berth-tmp");
+    std::fs::write(&tmp, out)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| RemapError::Io(format!("write {}: {e}", path.display())))
 }
 
 /// `default`: makes the `dockremap` system user and group when missing (with `useradd`,

@@ -32,7 +32,10 @@ fn edit_subid(path: &str, f: impl FnOnce(String) -> String) {
     if new.is_empty() && !Path::new(path).exists() {
         return;
     }
-    std::fs::write(path, new).unwrap_or_else(|e| panic!("write {path}: {e}"));
+    // Replaced, not rewritten in place: another test's daemon may be reading it right now.
+    let tmp = format!("{path}.berth-test");
+    std::fs::write(&tmp, new).unwrap_or_else(|e| panic!("write {tmp}: {e}"));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("rename {tmp} to {path}: {e}"));
 }
 
 impl RemapUser {
