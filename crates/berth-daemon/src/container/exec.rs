@@ -220,6 +220,7 @@ impl Daemon {
             cap_add: strs(&record.host_config["CapAdd"]),
             cap_drop: strs(&record.host_config["CapDrop"]),
             no_new_privileges: false,
+            oom_score_adj: super::spec::oom_score_adj(&record.host_config),
         };
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let short = &exec.id[..12];

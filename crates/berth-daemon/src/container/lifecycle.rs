@@ -103,6 +103,13 @@ impl Daemon {
     async fn launch(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
         let record = c.record();
         let spec = self.container_spec(&record)?;
+        if spec.resources.cpu_rt_runtime > 0 {
+            super::cgroup::Cgroup::new(&self.config.cgroup_parent, &c.id)
+                .reserve_realtime(spec.resources.cpu_rt_runtime, spec.resources.cpu_rt_period)
+                .map_err(|e| {
+                    ApiError::system(format!("real-time budget for container {}: {e}", c.id))
+                })?;
+        }
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state)

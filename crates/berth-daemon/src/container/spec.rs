@@ -138,8 +138,15 @@ fn resources(hc: &Value) -> Resources {
             .filter(|s| (0..=100).contains(s))
             .map(|s| s as u64),
         oom_kill_disable: hc["OomKillDisable"].as_bool().unwrap_or(false),
+        cpu_rt_period: i("CpuRealtimePeriod").max(0) as u64,
+        cpu_rt_runtime: i("CpuRealtimeRuntime"),
         ..Default::default()
     }
+}
+
+/// `OomScoreAdj`, refused at create when outside -1000..=1000.
+pub fn oom_score_adj(hc: &Value) -> i32 {
+    hc["OomScoreAdj"].as_i64().unwrap_or(0).clamp(-1000, 1000) as i32
 }
 
 impl Daemon {
@@ -269,6 +276,7 @@ impl Daemon {
                 no_new_privileges: strs(&hc["SecurityOpt"])
                     .iter()
                     .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
+                oom_score_adj: oom_score_adj(hc),
             },
             // Sharing the host's UTS namespace means not setting a hostname at all.
             hostname: if mode("UTSMode") == "host" {
