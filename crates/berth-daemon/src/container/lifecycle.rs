@@ -370,7 +370,13 @@ impl Daemon {
                 .map(|e| *e)
                 .ok(),
             "removed" => rx.wait_for(|e| e.removed).await.map(|e| *e).ok(),
-            "not-running" | "" => rx.wait_for(|e| !e.running).await.map(|e| *e).ok(),
+            // As dockerd: an exit wakes these waiters even when the restart policy is
+            // about to start the container again (it counts as running meanwhile).
+            "not-running" | "" => rx
+                .wait_for(|e| !e.running || e.exits > start.exits || e.removed)
+                .await
+                .map(|e| *e)
+                .ok(),
             other => return Err(ApiError::invalid(format!("invalid condition: \"{other}\""))),
         };
         let fallback = *c.exit.borrow();
