@@ -9,7 +9,7 @@ import os
 import docker
 import pytest
 
-from conftest import BASE, cgroup_read, cgroup_v2, first_disk, unique
+from conftest import BASE, cgroup_dir, cgroup_read, cgroup_v2, first_disk, unique
 
 MIB = 1024 * 1024
 
@@ -383,6 +383,33 @@ def test_update_through_the_model(track):
     assert cgroup_read(c, "cpu", "cpu.cfs_quota_us") == "20000"
 
 
+@needs_v1
+def test_update_cpuset_and_reservation(api, track):
+    c = sleeper(api, track, mem_limit="128m")
+    api.update_container(c.id, cpuset_cpus="0", cpuset_mems="0", mem_reservation="40m")
+    hc = api.inspect_container(c.id)["HostConfig"]
+    assert (hc["CpusetCpus"], hc["CpusetMems"]) == ("0", "0")
+    assert hc["MemoryReservation"] == 40 * MIB
+    assert cgroup_read(c, "cpuset", "cpuset.cpus") == "0"
+    assert int(cgroup_read(c, "memory", "memory.soft_limit_in_bytes")) == 40 * MIB
+    code, out = c.exec_run(["grep", "Cpus_allowed_list", "/proc/self/status"])
+    assert out.split()[-1] == b"0", out
+
+
+def test_update_blkio_weight(api, track):
+    c = sleeper(api, track)
+    resp = api.update_container(c.id, blkio_weight=300)
+    weight = api.inspect_container(c.id)["HostConfig"]["BlkioWeight"]
+    if cgroup_v2() or any(
+        os.path.exists(f"/sys/fs/cgroup/blkio/{f}") for f in ("blkio.weight", "blkio.bfq.weight")
+    ):
+        assert weight == 300
+    else:
+        # As dockerd: a warning, and the weight is not kept.
+        assert any("Block I/O weight" in w for w in resp.get("Warnings") or []), resp
+        assert weight == 0
+
+
 def test_update_of_a_stopped_container_applies_at_start(track):
     c = track.create(["sleep", "300"])
     c.update(mem_limit="40m", memswap_limit="40m")
@@ -407,3 +434,62 @@ def test_update_memory_above_the_swap_limit_conflicts(track):
     assert "Memory limit should be smaller than already set memoryswap limit" in (
         info.value.explanation
     )
+
+
+# --- cgroup parent and namespace ----------------------------------------------------------------
+
+
+@needs_v1
+def test_cgroup_parent(client, track):
+    # Under this daemon's own parent (found from a container of its), so that nothing of
+    # the test is left beside other daemons' cgroups.
+    probe = track.run_bg()
+    own = os.path.dirname(cgroup_dir(probe, "memory")[len("/sys/fs/cgroup/memory"):])
+    custom = f"{own}/dpy-parent-{unique()}"
+    c = track.run_bg(cgroup_parent=custom, mem_limit="24m")
+    try:
+        assert c.attrs["HostConfig"]["CgroupParent"] == custom
+        assert cgroup_dir(c, "memory") == f"/sys/fs/cgroup/memory{custom}/{c.id}"
+        assert int(cgroup_read(c, "memory", "memory.limit_in_bytes")) == 24 * MIB
+        # Stats and update find the container's cgroup there too.
+        assert client.api.stats(c.id, stream=False, one_shot=True)["memory_stats"]["limit"] == (
+            24 * MIB
+        )
+        c.update(mem_limit="28m", memswap_limit="56m")
+        assert int(cgroup_read(c, "memory", "memory.limit_in_bytes")) == 28 * MIB
+    finally:
+        c.remove(force=True)
+        for root in os.listdir("/sys/fs/cgroup"):
+            path = f"/sys/fs/cgroup/{root}{custom}"
+            if os.path.isdir(path):
+                for sub in sorted(os.listdir(path), reverse=True):
+                    if os.path.isdir(f"{path}/{sub}"):
+                        os.rmdir(f"{path}/{sub}")
+                os.rmdir(path)
+
+
+def test_cgroupns_private_and_host(api, client, track):
+    resp = api.create_container(
+        BASE,
+        ["sleep", "300"],
+        name=unique(),
+        host_config=api.create_host_config(cgroupns="private"),
+    )
+    track.container(resp["Id"])
+    assert api.inspect_container(resp["Id"])["HostConfig"]["CgroupnsMode"] == "private"
+    # In its own cgroup namespace the container's cgroup is the root.
+    out = client.containers.run(BASE, ["cat", "/proc/self/cgroup"], cgroupns="private", remove=True)
+    assert all(line.endswith(b":/") for line in out.splitlines()), out
+    out = client.containers.run(BASE, ["cat", "/proc/self/cgroup"], cgroupns="host", remove=True)
+    assert any(len(line.split(b":", 2)[2]) > 1 for line in out.splitlines()), out
+
+
+def test_kernel_memory_is_discarded_with_a_warning(api, track):
+    resp = api.create_container(
+        BASE,
+        ["true"],
+        name=unique(),
+        host_config=api.create_host_config(kernel_memory="50m"),
+    )
+    track.container(resp["Id"])
+    assert any("kernel memory limit" in w for w in resp["Warnings"] or []), resp

@@ -104,7 +104,7 @@ impl Daemon {
         let record = c.record();
         let spec = self.container_spec(&record)?;
         if spec.resources.cpu_rt_runtime > 0 {
-            super::cgroup::Cgroup::new(&self.config.cgroup_parent, &c.id)
+            self.cgroup(c)
                 .reserve_realtime(spec.resources.cpu_rt_runtime, spec.resources.cpu_rt_period)
                 .map_err(|e| {
                     ApiError::system(format!("real-time budget for container {}: {e}", c.id))

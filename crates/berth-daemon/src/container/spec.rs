@@ -288,7 +288,7 @@ impl Daemon {
             mounts,
             cgroups_path: format!(
                 "{}/{}",
-                self.config.cgroup_parent.trim_end_matches('/'),
+                self.cgroup_parent_of(r).trim_end_matches('/'),
                 r.id
             ),
             shm_size: shm,
