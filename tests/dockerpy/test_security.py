@@ -296,3 +296,31 @@ def test_init_reaps_and_is_pid_one(api, track):
     # The init passes signals on: a stop ends `sleep` at once, with its signal's status.
     c.stop(timeout=10)
     assert api.wait(c.id)["StatusCode"] == 143
+
+
+def test_security_opt_forms(client):
+    for opt in ["no-new-privileges=true", "no-new-privileges:true"]:
+        out = client.containers.run(BASE, ["cat", "/proc/self/status"], security_opt=[opt], remove=True)
+        assert status_field(out, "NoNewPrivs") == "1", opt
+    out = client.containers.run(
+        BASE,
+        ["cat", "/proc/self/status"],
+        security_opt=["no-new-privileges", "no-new-privileges=false", "label=disable",
+                      "apparmor=unconfined"],
+        remove=True,
+    )
+    assert status_field(out, "NoNewPrivs") == "0"
+
+
+def test_unknown_security_opt_is_refused(client):
+    for opt, message in [
+        ("bogus", 'invalid --security-opt 1: "bogus"'),
+        ("foo=bar", 'invalid --security-opt 2: "foo=bar"'),
+        ("no-new-privileges=maybe", 'invalid --security-opt 2: "no-new-privileges=maybe"'),
+    ]:
+        name = unique()
+        with pytest.raises(docker.errors.APIError) as info:
+            client.containers.create(BASE, ["true"], security_opt=[opt], name=name)
+        assert info.value.explanation == message
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(name)

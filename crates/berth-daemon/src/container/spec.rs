@@ -273,9 +273,8 @@ impl Daemon {
                 privileged: hc["Privileged"].as_bool().unwrap_or(false),
                 cap_add: strs(&hc["CapAdd"]),
                 cap_drop: strs(&hc["CapDrop"]),
-                no_new_privileges: strs(&hc["SecurityOpt"])
-                    .iter()
-                    .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
+                // Checked at create; a record from before that check counts as without.
+                no_new_privileges: security::parse_security_opts(hc).unwrap_or(false),
                 oom_score_adj: oom_score_adj(hc),
             },
             // Sharing the host's UTS namespace means not setting a hostname at all.
