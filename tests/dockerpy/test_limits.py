@@ -322,6 +322,15 @@ def test_ulimits_in_inspect(api, track):
     assert core and core[0].split()[4:6] == ["0", "0"], core
 
 
+def test_exec_inherits_ulimits_and_oom_score(track):
+    # As dockerd: an exec runs with the container's process settings.
+    c = track.run_bg(
+        ulimits=[docker.types.Ulimit(name="nofile", soft=777, hard=888)], oom_score_adj=123
+    )
+    code, out = c.exec_run(["sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"])
+    assert (code, out.split()) == (0, [b"777", b"888", b"123"])
+
+
 def test_ulimit_soft_above_hard_is_refused(client):
     with pytest.raises(docker.errors.APIError) as info:
         client.containers.create(

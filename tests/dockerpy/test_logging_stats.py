@@ -181,6 +181,23 @@ def test_stats_one_shot_decoded(api, track):
     assert "eth0" in stats["networks"]
 
 
+def test_stats_keys_as_dockerd_gives_them(api, track):
+    c = track.run_bg(["sleep", "300"], mem_limit="64m", pids_limit=50, cpu_quota=50000)
+    s = api.stats(c.id, stream=False, one_shot=True)
+    assert s["pids_stats"] == {"current": 1, "limit": 50}
+    assert set(s["cpu_stats"]["throttling_data"]) == {
+        "periods", "throttled_periods", "throttled_time"
+    }
+    assert s["num_procs"] == 0
+    assert "io_service_bytes_recursive" in s["blkio_stats"]
+    if not cgroup_v2():
+        mem = s["memory_stats"]
+        assert mem["max_usage"] >= mem["usage"] > 0
+        assert "failcnt" in mem
+        assert mem["stats"]["hierarchical_memory_limit"] == 64 * MIB
+        assert len(s["cpu_stats"]["cpu_usage"]["percpu_usage"]) >= 1
+
+
 def test_stats_one_shot_has_no_previous_sample(api, running):
     t0 = time.monotonic()
     stats = api.stats(running.id, stream=False, one_shot=True)

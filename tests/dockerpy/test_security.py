@@ -169,6 +169,12 @@ def test_security_opt_no_new_privileges(client, track):
     assert c.attrs["HostConfig"]["SecurityOpt"] == ["no-new-privileges:true"]
 
 
+def test_exec_inherits_no_new_privileges(track):
+    c = track.run_bg(security_opt=["no-new-privileges=true"])
+    code, out = c.exec_run(["cat", "/proc/self/status"])
+    assert code == 0 and status_field(out, "NoNewPrivs") == "1"
+
+
 def test_seccomp_default_and_unconfined(client):
     out = client.containers.run(BASE, ["cat", "/proc/self/status"], remove=True)
     assert status_field(out, "Seccomp") == "2"  # filter mode: docker's default profile

@@ -97,6 +97,21 @@ def test_bad_restart_policy_is_refused(client):
         client.containers.get(name)
 
 
+def test_auto_remove_with_a_restart_policy_is_refused(api, client):
+    name = unique()
+    with pytest.raises(docker.errors.APIError) as info:
+        api.create_container(
+            BASE,
+            ["true"],
+            name=name,
+            host_config=api.create_host_config(auto_remove=True, restart_policy={"Name": "always"}),
+        )
+    assert info.value.status_code == 400
+    assert "can't create 'AutoRemove' container with restart policy" in info.value.explanation
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(name)
+
+
 def test_restart_policy_update(api, track):
     resp = api.create_container(
         BASE,

@@ -63,6 +63,9 @@ pub struct Process {
     /// The process's `/proc/self/oom_score_adj` (-1000..=1000), inherited by its children.
     #[serde(default)]
     pub oom_score_adj: i32,
+    /// `--ulimit`s of an exec (a container's own are [`ContainerSpec::rlimits`]).
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
 }
 
 /// Everything the runtime needs to make a container; nothing about images or the API.
@@ -391,6 +394,13 @@ pub fn process_json(process: &Process) -> Value {
     if process.no_new_privileges {
         out["noNewPrivileges"] = json!(true);
     }
+    if !process.rlimits.is_empty() {
+        out["rlimits"] = json!(process
+            .rlimits
+            .iter()
+            .filter_map(Rlimit::oci)
+            .collect::<Vec<_>>());
+    }
     out
 }
 
@@ -558,6 +568,23 @@ mod tests {
         let cpu = &config["linux"]["resources"]["cpu"];
         assert_eq!(cpu["realtimePeriod"], 1_000_000);
         assert_eq!(cpu["realtimeRuntime"], 5000);
+        // An exec's process carries its own rlimits.
+        let mut p = s.process.clone();
+        assert!(process_json(&p)["rlimits"].is_null());
+        p.rlimits = vec![Rlimit {
+            name: "nofile".into(),
+            soft: 777,
+            hard: 888,
+        }];
+        let rl = &process_json(&p)["rlimits"][0];
+        assert_eq!(
+            (
+                rl["type"].as_str(),
+                rl["soft"].as_u64(),
+                rl["hard"].as_u64()
+            ),
+            (Some("RLIMIT_NOFILE"), Some(777), Some(888))
+        );
     }
 
     #[test]

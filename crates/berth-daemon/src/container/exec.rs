@@ -219,8 +219,11 @@ impl Daemon {
                 || record.host_config["Privileged"].as_bool().unwrap_or(false),
             cap_add: strs(&record.host_config["CapAdd"]),
             cap_drop: strs(&record.host_config["CapDrop"]),
-            no_new_privileges: false,
+            // As dockerd: an exec runs with the container's process settings.
+            no_new_privileges: super::security::parse_security_opts(&record.host_config)
+                .unwrap_or(false),
             oom_score_adj: super::spec::oom_score_adj(&record.host_config),
+            rlimits: super::security::rlimits(&record.host_config),
         };
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let short = &exec.id[..12];

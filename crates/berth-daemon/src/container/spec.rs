@@ -276,6 +276,8 @@ impl Daemon {
                 // Checked at create; a record from before that check counts as without.
                 no_new_privileges: security::parse_security_opts(hc).unwrap_or(false),
                 oom_score_adj: oom_score_adj(hc),
+                // The container's own go in `rlimits` below.
+                rlimits: Vec::new(),
             },
             // Sharing the host's UTS namespace means not setting a hostname at all.
             hostname: if mode("UTSMode") == "host" {
