@@ -502,3 +502,34 @@ def test_kernel_memory_is_discarded_with_a_warning(api, track):
     )
     track.container(resp["Id"])
     assert any("kernel memory limit" in w for w in resp["Warnings"] or []), resp
+
+
+# --- dockerd's refusals, word for word ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"memswap_limit": "64m"},
+         "You should always set the Memory limit when using Memoryswap limit, see usage"),
+        ({"mem_limit": "64m", "memswap_limit": "32m"},
+         "Minimum memoryswap limit should be larger than memory limit, see usage"),
+        ({"mem_reservation": "1m"}, "Minimum memory reservation allowed is 6MB"),
+        ({"mem_limit": "16m", "mem_reservation": "32m"},
+         "Minimum memory limit can not be less than memory reservation limit, see usage"),
+        ({"cpu_shares": -1}, "invalid CPU shares (-1): value must be a positive integer"),
+        ({"shm_size": -1}, "SHM size can not be less than 0"),
+        ({"cpu_period": 500}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                              "than 1s (i.e. 1000000)"),
+        ({"cpu_quota": 500}, "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
+        ({"blkio_weight": 5}, "Range of blkio weight is from 10 to 1000"),
+    ],
+)
+def test_refused_like_dockerd(client, kwargs, message):
+    name = unique()
+    with pytest.raises(docker.errors.APIError) as info:
+        client.containers.create(BASE, ["true"], name=name, **kwargs)
+    assert info.value.status_code == 400
+    assert info.value.explanation == message
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(name)

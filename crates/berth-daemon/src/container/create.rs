@@ -359,7 +359,7 @@ impl Daemon {
                 "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )));
         }
-        super::limits::check(hc)?;
+        super::limits::check(hc, false)?;
         let net = hc
             .get("NetworkMode")
             .and_then(Value::as_str)

@@ -62,10 +62,38 @@ fn check_cpuset(requested: &str, what: &str, avail: &str) -> Result<(), ApiError
     Ok(())
 }
 
-/// Refuses what dockerd refuses among the CPU, OOM-score and storage settings.
-pub fn check(hc: &Map<String, Value>) -> Result<(), ApiError> {
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// Refuses what dockerd refuses among the memory (beyond create's own checks), CPU,
+/// OOM-score, shm and storage settings; `update` for the body of an update.
+pub fn check(hc: &Map<String, Value>, update: bool) -> Result<(), ApiError> {
     let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
     let text = |k: &str| hc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let (memory, swap, reservation) = (int("Memory"), int("MemorySwap"), int("MemoryReservation"));
+    if memory == 0 && swap > 0 && !update {
+        return Err(ApiError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if reservation > 0 && reservation < MIN_MEMORY {
+        return Err(ApiError::invalid(
+            "Minimum memory reservation allowed is 6MB",
+        ));
+    }
+    if memory > 0 && reservation > 0 && memory < reservation {
+        return Err(ApiError::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if int("CpuShares") < 0 {
+        return Err(ApiError::invalid(format!(
+            "invalid CPU shares ({}): value must be a positive integer",
+            int("CpuShares")
+        )));
+    }
+    if int("ShmSize") < 0 {
+        return Err(ApiError::invalid("SHM size can not be less than 0"));
+    }
     let nano = int("NanoCpus");
     if nano > 0 && int("CpuPeriod") > 0 {
         return Err(ApiError::invalid(
@@ -219,24 +247,36 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert!(check(&hc(json!({"NanoCpus": 1000000000, "CpuQuota": 50000}))).is_err());
-        let e = check(&hc(json!({"OomScoreAdj": 1001}))).unwrap_err();
+        assert!(check(
+            &hc(json!({"NanoCpus": 1000000000, "CpuQuota": 50000})),
+            false
+        )
+        .is_err());
+        assert!(check(&hc(json!({"MemorySwap": 1 << 30})), false).is_err());
+        assert!(check(&hc(json!({"MemorySwap": 1 << 30})), true).is_ok());
+        assert!(check(
+            &hc(json!({"Memory": 16 << 20, "MemoryReservation": 32 << 20})),
+            false
+        )
+        .is_err());
+        assert!(check(&hc(json!({"CpuShares": -1})), false).is_err());
+        let e = check(&hc(json!({"OomScoreAdj": 1001})), false).unwrap_err();
         assert_eq!(e.kind.status(), 400);
         assert!(e.message.contains("range for oom score adj"));
-        assert!(check(&hc(json!({"OomScoreAdj": -1000}))).is_ok());
-        assert!(check(&hc(json!({"CpuPeriod": 500}))).is_err());
-        assert!(check(&hc(json!({"BlkioWeight": 5}))).is_err());
-        assert!(check(&hc(json!({"StorageOpt": {"size": "1G"}}))).is_err());
-        assert!(check(&hc(json!({"StorageOpt": {}}))).is_ok());
+        assert!(check(&hc(json!({"OomScoreAdj": -1000})), false).is_ok());
+        assert!(check(&hc(json!({"CpuPeriod": 500})), false).is_err());
+        assert!(check(&hc(json!({"BlkioWeight": 5})), false).is_err());
+        assert!(check(&hc(json!({"StorageOpt": {"size": "1G"}})), false).is_err());
+        assert!(check(&hc(json!({"StorageOpt": {}})), false).is_ok());
         if cgroup::realtime_supported() {
-            assert!(check(&hc(
-                json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 5000})
-            ))
-            .is_err());
-            assert!(check(&hc(
-                json!({"CpuRealtimePeriod": 10000, "CpuRealtimeRuntime": 5000})
-            ))
-            .is_ok());
+            let rt = |period: i64| {
+                check(
+                    &hc(json!({"CpuRealtimePeriod": period, "CpuRealtimeRuntime": 5000})),
+                    false,
+                )
+            };
+            assert!(rt(1000).is_err());
+            assert!(rt(10000).is_ok());
         }
     }
 

@@ -251,7 +251,7 @@ impl Daemon {
         let r = c.record();
         // The checks of create, as dockerd runs them for an update too.
         let mut body = body.as_object().cloned().unwrap_or_default();
-        super::limits::check(&body)?;
+        super::limits::check(&body, true)?;
         let warnings = super::limits::discard_unsupported(&mut body);
         let hc = merge(&c.id, &r.host_config, &Value::Object(body))?;
         if r.state.running {
