@@ -80,6 +80,38 @@ def test_unless_stopped_is_not_restarted_after_stop(track):
     assert c.status == "exited" and c.attrs["RestartCount"] == 0
 
 
+TRAP_USR1 = ["sh", "-c", "trap 'exit 0' USR1; while :; do sleep 0.1; done"]
+
+
+def test_a_signal_from_the_user_keeps_unless_stopped_down(track):
+    # As dockerd: any kill counts as a manual stop for unless-stopped ...
+    c = track.run_bg(TRAP_USR1, restart_policy={"Name": "unless-stopped"})
+    time.sleep(0.3)
+    c.kill(signal="SIGUSR1")
+    assert c.wait(timeout=30)["StatusCode"] == 0
+    time.sleep(0.5)
+    c.reload()
+    assert c.status == "exited" and c.attrs["RestartCount"] == 0
+
+
+def test_a_signal_from_the_user_restarts_always(track):
+    # ... while `always` restarts after it, unless the signal was SIGKILL or the stop signal.
+    c = track.run_bg(TRAP_USR1, restart_policy={"Name": "always"})
+    time.sleep(0.3)
+    c.kill(signal="SIGUSR1")
+
+    def restarted():
+        c.reload()
+        return c.attrs["RestartCount"] == 1 and c.status == "running"
+
+    wait_for(restarted, what="the restart after SIGUSR1")
+    c.kill()
+    assert c.wait(timeout=30)["StatusCode"] == 137
+    time.sleep(0.5)
+    c.reload()
+    assert c.status == "exited" and c.attrs["RestartCount"] == 1
+
+
 def test_bad_restart_policy_is_refused(client):
     name = unique()
     with pytest.raises(docker.errors.APIError) as info:

@@ -184,6 +184,7 @@ impl Daemon {
             };
             r.has_been_manually_stopped = false;
         });
+        c.backoff(|b| b.exit_on_next = false);
         self.persist(c);
         c.exit.send_modify(|e| e.running = true);
         self.attach_link(c.clone(), link);
@@ -266,8 +267,11 @@ impl Daemon {
                 c.id
             )));
         }
+        // As dockerd: any signal from a user counts as a manual stop (for unless-stopped);
+        // SIGKILL or the stop signal also ends the restart loop.
+        c.update(|r| r.has_been_manually_stopped = true);
         if stops {
-            c.update(|r| r.has_been_manually_stopped = true);
+            c.backoff(|b| b.exit_on_next = true);
         }
         self.signal(c, sig);
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
@@ -323,6 +327,7 @@ impl Daemon {
             .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {signal}")))?;
         let timeout = timeout.unwrap_or_else(|| record.stop_timeout());
         c.update(|r| r.has_been_manually_stopped = true);
+        c.backoff(|b| b.exit_on_next = true);
         let before = c.exit.borrow().exits;
         self.signal(c, sig);
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
