@@ -173,3 +173,41 @@ def subnets():
     if not cidr:
         pytest.skip("BERTH_TEST_SUBNETS (a block of the daemon's address pool) is not set")
     return Subnets(cidr)
+
+
+# --- the host's view of a container ----------------------------------------------------------
+
+
+def cgroup_v2():
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def cgroup_dir(container, controller):
+    """The host directory of a running container's cgroup for `controller` (v1), or its
+    unified cgroup (v2), found through /proc/<pid>/cgroup of its first process."""
+    container.reload()
+    pid = container.attrs["State"]["Pid"]
+    assert pid > 0, f"container {container.id} is not running"
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, controllers, path in lines:
+        if cgroup_v2() and controllers == "":
+            return os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+        if controller in controllers.split(","):
+            return os.path.join("/sys/fs/cgroup", controller, path.lstrip("/"))
+    raise AssertionError(f"no {controller} cgroup for process {pid}")
+
+
+def cgroup_read(container, controller, name):
+    with open(os.path.join(cgroup_dir(container, controller), name)) as f:
+        return f.read().strip()
+
+
+def first_disk():
+    """A whole block device of the host (for blkio throttles), or None."""
+    for name in sorted(os.listdir("/sys/block")):
+        if name.startswith(("loop", "ram", "zram", "dm-", "sr", "md")):
+            continue
+        if os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    return None

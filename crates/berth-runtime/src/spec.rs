@@ -61,6 +61,9 @@ pub struct Process {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub no_new_privileges: bool,
+    /// The process's `/proc/self/oom_score_adj` (-1000..=1000), inherited by its children.
+    #[serde(default)]
+    pub oom_score_adj: i32,
     /// `--ulimit`s (an exec inherits the container's, as with docker).
     #[serde(default)]
     pub rlimits: Vec<Rlimit>,
@@ -150,6 +153,11 @@ pub struct Resources {
     pub read_iops: Vec<Throttle>,
     #[serde(default)]
     pub write_iops: Vec<Throttle>,
+    /// Real-time scheduling budget (cgroup v1 `cpu.rt_*`), in microseconds; 0 leaves it alone.
+    #[serde(default)]
+    pub cpu_rt_period: u64,
+    #[serde(default)]
+    pub cpu_rt_runtime: i64,
 }
 
 fn resources_json(r: &Resources) -> Value {
@@ -192,6 +200,12 @@ fn resources_json(r: &Resources) -> Value {
         );
     } else if r.cpu_period > 0 {
         cpu.insert("period".into(), json!(r.cpu_period));
+    }
+    if r.cpu_rt_period > 0 {
+        cpu.insert("realtimePeriod".into(), json!(r.cpu_rt_period));
+    }
+    if r.cpu_rt_runtime != 0 {
+        cpu.insert("realtimeRuntime".into(), json!(r.cpu_rt_runtime));
     }
     if !r.cpuset_cpus.is_empty() {
         cpu.insert("cpus".into(), json!(r.cpuset_cpus));
@@ -388,7 +402,7 @@ pub fn process_json(process: &Process) -> Value {
             "bounding": caps, "effective": caps, "permitted": caps,
             "inheritable": [], "ambient": []
         },
-        "oomScoreAdj": 0
+        "oomScoreAdj": process.oom_score_adj
     });
     // Left out unless set: libcontainer loads seccomp before dropping capabilities only
     // when the field is absent; with `false` it would load it without CAP_SYS_ADMIN and
@@ -559,6 +573,38 @@ mod tests {
             cgroups_path: "/berth/abc".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn oom_score_and_realtime_reach_the_oci_config() {
+        let mut s = spec();
+        assert_eq!(oci_config(&s)["process"]["oomScoreAdj"], 0);
+        assert!(oci_config(&s)["linux"]["resources"]["cpu"].is_null());
+        s.process.oom_score_adj = 432;
+        s.resources.cpu_rt_period = 1_000_000;
+        s.resources.cpu_rt_runtime = 5000;
+        let config = oci_config(&s);
+        assert_eq!(config["process"]["oomScoreAdj"], 432);
+        let cpu = &config["linux"]["resources"]["cpu"];
+        assert_eq!(cpu["realtimePeriod"], 1_000_000);
+        assert_eq!(cpu["realtimeRuntime"], 5000);
+        // An exec's process carries its own rlimits.
+        let mut p = s.process.clone();
+        assert!(process_json(&p)["rlimits"].is_null());
+        p.rlimits = vec![Rlimit {
+            name: "nofile".into(),
+            soft: 777,
+            hard: 888,
+        }];
+        let rl = &process_json(&p)["rlimits"][0];
+        assert_eq!(
+            (
+                rl["type"].as_str(),
+                rl["soft"].as_u64(),
+                rl["hard"].as_u64()
+            ),
+            (Some("RLIMIT_NOFILE"), Some(777), Some(888))
+        );
     }
 
     #[test]

@@ -33,16 +33,14 @@ fn docker_py_suite_passes() {
         .strip_suffix(".0/24")
         .map(|base| format!("{base}.128/25"))
         .expect("the pool is a /24");
+    // BERTH_DOCKERPY_ARGS="tests/dockerpy/test_limits.py -k swap" runs a part of the suite.
+    let selection: Vec<String> = match std::env::var("BERTH_DOCKERPY_ARGS") {
+        Ok(args) if !args.trim().is_empty() => args.split_whitespace().map(str::to_owned).collect(),
+        _ => vec!["tests/dockerpy".to_owned()],
+    };
     let out = Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "tests/dockerpy",
-        ])
+        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .args(&selection)
         .current_dir(&root)
         .env("DOCKER_HOST", d.host())
         .env("BERTH_TEST_SUBNETS", &test_subnets)

@@ -297,7 +297,8 @@ async fn top(
         .cloned()
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "-ef".into());
-    let cgroup = format!("{}/{}", d.config.cgroup_parent.trim_end_matches('/'), c.id);
+    let parent = d.cgroup_parent_of(&c.record());
+    let cgroup = format!("{}/{}", parent.trim_end_matches('/'), c.id);
     let mut pids = cgroup_pids(&cgroup);
     if pids.is_empty() {
         pids.push(c.record().state.pid as u32);

@@ -78,6 +78,70 @@ impl Cgroup {
     }
 }
 
+/// Whether the kernel schedules real-time tasks per cgroup (v1 `cpu.rt_runtime_us`).
+pub fn realtime_supported() -> bool {
+    version() == Version::V1 && PathBuf::from(ROOT).join("cpu/cpu.rt_runtime_us").exists()
+}
+
+/// The real-time budget a v1 `cpu` cgroup holds, as microseconds per second.
+fn rt_share(dir: &std::path::Path) -> i64 {
+    let read = |f: &str| -> i64 {
+        std::fs::read_to_string(dir.join(f))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let (runtime, period) = (read("cpu.rt_runtime_us"), read("cpu.rt_period_us"));
+    if runtime <= 0 || period <= 0 {
+        return 0;
+    }
+    (runtime * 1_000_000 + period - 1) / period
+}
+
+impl Cgroup {
+    /// Gives the ancestors of this (not yet created) cgroup enough real-time budget for
+    /// `runtime` microseconds per `period`: the kernel refuses a child more than its parent
+    /// has left, and new cgroups start with none. Each ancestor is raised to what its
+    /// children hold plus the new share, parents first. v1 only.
+    pub fn reserve_realtime(&self, runtime: i64, period: u64) -> io::Result<()> {
+        let period = if period == 0 {
+            1_000_000
+        } else {
+            period as i64
+        };
+        let mut extra = (runtime * 1_000_000 + period - 1) / period;
+        let root = PathBuf::from(ROOT).join("cpu");
+        let parts: Vec<&str> = self.rel.split('/').collect();
+        let mut raise: Vec<(PathBuf, i64)> = Vec::new();
+        for depth in (1..parts.len()).rev() {
+            if extra <= 0 {
+                break;
+            }
+            let dir = root.join(parts[..depth].join("/"));
+            std::fs::create_dir_all(&dir)?;
+            let held: i64 = std::fs::read_dir(&dir)?
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .map(|e| rt_share(&e.path()))
+                .sum();
+            let have = rt_share(&dir);
+            let need = held + extra;
+            if have >= need {
+                break;
+            }
+            extra = need - have;
+            raise.push((dir, need));
+        }
+        for (dir, need) in raise.into_iter().rev() {
+            let file = dir.join("cpu.rt_runtime_us");
+            std::fs::write(&file, need.to_string()).map_err(|e| {
+                io::Error::new(e.kind(), format!("write {need} to {}: {e}", file.display()))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 pub fn keyed(s: &str) -> BTreeMap<String, u64> {
     s.lines()
         .filter_map(|l| {

@@ -76,8 +76,9 @@ fn config_defaults(config: &mut Map<String, Value>) {
     }
 }
 
-fn host_config_defaults(hc: &mut Map<String, Value>) {
-    let defaults = json!({
+/// Docker's defaults for the HostConfig object, so inspect shows every key.
+fn host_config_default_values() -> Value {
+    json!({
         "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
@@ -94,7 +95,26 @@ fn host_config_defaults(hc: &mut Map<String, Value>) {
         "OomKillDisable": null, "PidsLimit": null, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0,
         "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": [], "ReadonlyPaths": [],
         "Mounts": null, "Tmpfs": null, "Init": null
-    });
+    })
+}
+
+/// HostConfig keys berth knows besides those with a default.
+const OTHER_HOST_CONFIG_KEYS: &[&str] = &["Sysctls", "KernelMemory", "StorageOpt", "Capabilities"];
+
+/// Renames keys a client sent in another case (Go decodes JSON keys without case).
+fn canonical_host_config_keys(hc: &mut Map<String, Value>) {
+    let defaults = host_config_default_values();
+    let mut known: Vec<&str> = defaults
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys().map(String::as_str))
+        .collect();
+    known.extend_from_slice(OTHER_HOST_CONFIG_KEYS);
+    super::limits::canonical_keys(hc, &known);
+}
+
+fn host_config_defaults(hc: &mut Map<String, Value>) {
+    let defaults = host_config_default_values();
     let privileged = hc
         .get("Privileged")
         .and_then(Value::as_bool)
@@ -158,6 +178,7 @@ impl Daemon {
             Some(Value::Null) | None => Map::new(),
             Some(_) => return Err(ApiError::invalid("HostConfig must be an object")),
         };
+        canonical_host_config_keys(&mut host_config);
         let networking = config.remove("NetworkingConfig").unwrap_or(Value::Null);
         let image_name = config
             .get("Image")
@@ -200,6 +221,7 @@ impl Daemon {
         config_defaults(&mut config);
         // The host config is checked first, as dockerd does.
         self.check_modes(&host_config)?;
+        let discarded = super::limits::discard_unsupported(&mut host_config);
         super::logs::resolve_log_config(&self.config, &mut host_config)?;
         host_config_defaults(&mut host_config);
         let links = str_list(host_config.get("Links").unwrap_or(&Value::Null));
@@ -307,7 +329,8 @@ impl Daemon {
         let container = Container::new(record);
         self.containers.insert(container.clone());
         self.container_event(&container, "create", &[]);
-        let mut warnings = super::security::warnings(&container.record().host_config);
+        let mut warnings = discarded;
+        warnings.extend(super::security::warnings(&container.record().host_config));
         let publishes = record_ports_wanted(&container.record().host_config);
         if mode == "host" && publishes {
             warnings.push("Published ports are discarded when using host network mode".to_string());
@@ -337,11 +360,7 @@ impl Daemon {
                 "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )));
         }
-        if nano > 0 && (int("CpuQuota") > 0 || int("CpuPeriod") > 0) {
-            return Err(ApiError::conflict(
-                "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-            ));
-        }
+        super::limits::check(hc, false)?;
         let net = hc
             .get("NetworkMode")
             .and_then(Value::as_str)

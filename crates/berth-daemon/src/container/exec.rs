@@ -220,8 +220,10 @@ impl Daemon {
                 || record.host_config["Privileged"].as_bool().unwrap_or(false),
             cap_add: strs(&record.host_config["CapAdd"]),
             cap_drop: strs(&record.host_config["CapDrop"]),
-            // Like dockerd: an exec keeps the container's no-new-privileges and ulimits.
-            no_new_privileges: security::no_new_privileges(&record.host_config),
+            // As dockerd: an exec runs with the container's process settings.
+            no_new_privileges: security::parse_security_opts(&record.host_config)
+                .unwrap_or(false),
+            oom_score_adj: super::spec::oom_score_adj(&record.host_config),
             rlimits: security::rlimits(&record.host_config),
         };
         let state = shim::state_dir(&self.config.exec_root, &c.id);

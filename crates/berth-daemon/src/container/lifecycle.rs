@@ -109,6 +109,13 @@ impl Daemon {
     async fn launch(self: &Arc<Self>, c: &Arc<Container>) -> Result<(), ApiError> {
         let record = c.record();
         let spec = self.container_spec(&record)?;
+        if spec.resources.cpu_rt_runtime > 0 {
+            self.cgroup(c)
+                .reserve_realtime(spec.resources.cpu_rt_runtime, spec.resources.cpu_rt_period)
+                .map_err(|e| {
+                    ApiError::system(format!("real-time budget for container {}: {e}", c.id))
+                })?;
+        }
         let state = shim::state_dir(&self.config.exec_root, &c.id);
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state)
@@ -183,6 +190,7 @@ impl Daemon {
             };
             r.has_been_manually_stopped = false;
         });
+        c.backoff(|b| b.exit_on_next = false);
         self.persist(c);
         c.exit.send_modify(|e| e.running = true);
         self.attach_link(c.clone(), link);
@@ -266,8 +274,11 @@ impl Daemon {
                 c.id
             )));
         }
+        // As dockerd: any signal from a user counts as a manual stop (for unless-stopped);
+        // SIGKILL or the stop signal also ends the restart loop.
+        c.update(|r| r.has_been_manually_stopped = true);
         if stops {
-            c.update(|r| r.has_been_manually_stopped = true);
+            c.backoff(|b| b.exit_on_next = true);
         }
         self.signal(c, sig);
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
@@ -323,6 +334,7 @@ impl Daemon {
             .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {signal}")))?;
         let timeout = timeout.unwrap_or_else(|| record.stop_timeout());
         c.update(|r| r.has_been_manually_stopped = true);
+        c.backoff(|b| b.exit_on_next = true);
         let before = c.exit.borrow().exits;
         self.signal(c, sig);
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
@@ -370,7 +382,13 @@ impl Daemon {
                 .map(|e| *e)
                 .ok(),
             "removed" => rx.wait_for(|e| e.removed).await.map(|e| *e).ok(),
-            "not-running" | "" => rx.wait_for(|e| !e.running).await.map(|e| *e).ok(),
+            // As dockerd: an exit wakes these waiters even when the restart policy is
+            // about to start the container again (it counts as running meanwhile).
+            "not-running" | "" => rx
+                .wait_for(|e| !e.running || e.exits > start.exits || e.removed)
+                .await
+                .map(|e| *e)
+                .ok(),
             other => return Err(ApiError::invalid(format!("invalid condition: \"{other}\""))),
         };
         let fallback = *c.exit.borrow();

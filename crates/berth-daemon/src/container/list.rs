@@ -330,7 +330,7 @@ impl Daemon {
             "ResolvConfPath": dir.join("resolv.conf"),
             "HostnamePath": dir.join("hostname"),
             "HostsPath": dir.join("hosts"),
-            "LogPath": self.log_path(&r.id),
+            "LogPath": self.inspect_log_path(&r),
             "Name": format!("/{}", r.name),
             "RestartCount": r.restart_count,
             "Driver": r.driver,

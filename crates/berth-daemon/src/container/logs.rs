@@ -150,6 +150,17 @@ pub(crate) fn resolve_log_config(
 }
 
 impl Daemon {
+    /// `LogPath` in inspect, as dockerd: the json-file driver's file once the container
+    /// has started; empty for other drivers (the `local` driver's file is not an API).
+    pub fn inspect_log_path(&self, record: &Record) -> String {
+        let path = self.log_path(&record.id);
+        if log_config(record).0 == "json-file" && path.exists() {
+            path.to_string_lossy().into_owned()
+        } else {
+            String::new()
+        }
+    }
+
     /// The file `logs` reads, for the drivers that keep one.
     pub fn log_file(&self, record: &Record) -> Option<PathBuf> {
         match log_config(record).0.as_str() {

@@ -8,6 +8,7 @@ pub mod exec;
 pub(crate) mod files;
 pub mod health;
 pub mod lifecycle;
+mod limits;
 pub mod list;
 pub mod logs;
 mod names;

@@ -147,7 +147,7 @@ fn watch_v2(cg: Cgroup, tx: oneshot::Sender<bool>) -> io::Result<()> {
 impl Daemon {
     /// Called when a container is created, before its process starts.
     pub(crate) fn watch_oom(&self, c: &Container) {
-        watch_oom(self.cgroup(&c.id), &c.id);
+        watch_oom(self.cgroup(c), &c.id);
     }
 
     /// Called on the container's exit, before `die`: records an OOM kill.

@@ -43,14 +43,14 @@ impl Policy {
         }
     }
 
-    /// Whether an exit with `code` restarts the container (docker's `ShouldRestart`).
+    /// Whether an exit with `code` restarts the container (docker's `ShouldRestart`): a
+    /// signal sent by a user keeps only `unless-stopped` from restarting; a stop ends every
+    /// policy's loop through [`Backoff::exit_on_next`].
     pub fn restarts(self, code: i32, manually_stopped: bool, restart_count: i64) -> bool {
-        if manually_stopped {
-            return false;
-        }
         match self {
             Policy::No => false,
-            Policy::Always | Policy::UnlessStopped => true,
+            Policy::Always => true,
+            Policy::UnlessStopped => !manually_stopped,
             Policy::OnFailure(max) => code != 0 && (max <= 0 || restart_count < max),
         }
     }
@@ -117,6 +117,9 @@ pub struct Backoff {
     /// Bumped by every scheduled restart and every cancel: a waiting restart whose number is
     /// no longer current gives up.
     generation: u64,
+    /// Set by a stop, or a kill with SIGKILL or the stop signal: the next exit ends the
+    /// restart loop whatever the policy (docker's `ExitOnNext`). Cleared at each start.
+    pub(crate) exit_on_next: bool,
 }
 
 /// The delay before the next restart: 100 ms, doubled each time, at most a minute, and
@@ -157,7 +160,9 @@ impl Daemon {
     pub(crate) fn plan_restart(&self, c: &Container, code: i32) -> Option<Planned> {
         let r = c.record();
         let policy = Policy::of(&r.host_config);
-        if !policy.restarts(code, r.has_been_manually_stopped, r.restart_count) {
+        if c.backoff(|b| b.exit_on_next)
+            || !policy.restarts(code, r.has_been_manually_stopped, r.restart_count)
+        {
             return None;
         }
         let ran_for = chrono::DateTime::parse_from_rfc3339(&r.state.started_at)
@@ -297,7 +302,11 @@ mod tests {
             Policy::OnFailure(2)
         );
         assert!(Policy::Always.restarts(0, false, 100));
-        assert!(!Policy::Always.restarts(1, true, 0));
+        // A user's signal: only unless-stopped stays down (a stop is `exit_on_next`).
+        assert!(Policy::Always.restarts(1, true, 0));
+        assert!(!Policy::UnlessStopped.restarts(1, true, 0));
+        assert!(Policy::UnlessStopped.restarts(1, false, 0));
+        assert!(Policy::OnFailure(0).restarts(1, true, 0));
         assert!(!Policy::No.restarts(1, false, 0));
         assert!(Policy::OnFailure(2).restarts(1, false, 1));
         assert!(!Policy::OnFailure(2).restarts(1, false, 2));

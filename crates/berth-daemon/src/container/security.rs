@@ -63,16 +63,6 @@ pub fn sysctls(hc: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `--security-opt no-new-privileges[:true]`.
-pub fn no_new_privileges(hc: &Value) -> bool {
-    hc["SecurityOpt"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true")
-}
-
 pub fn rlimits(hc: &Value) -> Vec<Rlimit> {
     hc["Ulimits"]
         .as_array()
@@ -84,6 +74,48 @@ pub fn rlimits(hc: &Value) -> Vec<Rlimit> {
             hard: u["Hard"].as_i64().unwrap_or(0),
         })
         .collect()
+}
+
+/// Go's `strconv.ParseBool`, which dockerd uses for `no-new-privileges=<bool>`.
+fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks the `SecurityOpt`s as dockerd parses them; returns whether the process gets
+/// no_new_privs (`no-new-privileges`, `no-new-privileges=<bool>` or the legacy `:` form;
+/// the last one wins). `label=` and `apparmor=` are taken and have no effect here (no
+/// SELinux or AppArmor), as on a dockerd host without them.
+pub fn parse_security_opts(hc: &Value) -> Result<bool, ApiError> {
+    let mut nnp = false;
+    for opt in str_list(&hc["SecurityOpt"]) {
+        if matches!(opt.as_str(), "no-new-privileges") {
+            nnp = true;
+            continue;
+        }
+        if matches!(opt.as_str(), "writable-cgroups" | "disable") {
+            continue;
+        }
+        let split = opt.split_once('=').or_else(|| opt.split_once(':'));
+        let Some((key, value)) = split else {
+            return Err(ApiError::system(format!(
+                "invalid --security-opt 1: {opt:?}"
+            )));
+        };
+        let bad = || ApiError::system(format!("invalid --security-opt 2: {opt:?}"));
+        match key {
+            "label" | "apparmor" | "seccomp" => {}
+            "no-new-privileges" => nnp = parse_go_bool(value).ok_or_else(bad)?,
+            "writable-cgroups" => {
+                parse_go_bool(value).ok_or_else(bad)?;
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(nnp)
 }
 
 /// `BlkioDeviceReadBps` and the like: `[{"Path": "/dev/vda", "Rate": 1048576}]`.
@@ -126,6 +158,7 @@ pub fn check(hc: &Value) -> Result<(), ApiError> {
             }
         }
     }
+    parse_security_opts(hc)?;
     if let SeccompMode::Profile(text) = seccomp_mode(hc) {
         load_option(&text).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
@@ -171,6 +204,29 @@ pub fn warnings(hc: &Value) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn security_opts_as_dockerd_parses_them() {
+        let nnp = |opts: Value| parse_security_opts(&json!({"SecurityOpt": opts}));
+        assert!(nnp(json!(["no-new-privileges"])).unwrap());
+        assert!(nnp(json!(["no-new-privileges=true"])).unwrap());
+        assert!(nnp(json!(["no-new-privileges:true"])).unwrap());
+        assert!(!nnp(json!(["no-new-privileges", "no-new-privileges=false"])).unwrap());
+        assert!(!nnp(json!([
+            "label=disable",
+            "apparmor=unconfined",
+            "seccomp=unconfined"
+        ]))
+        .unwrap());
+        let e = nnp(json!(["bogus"])).unwrap_err();
+        assert_eq!(e.message, "invalid --security-opt 1: \"bogus\"");
+        let e = nnp(json!(["no-new-privileges=maybe"])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
+        assert!(nnp(json!(["foo=bar"])).is_err());
+    }
 
     #[test]
     fn checks() {

@@ -140,8 +140,15 @@ fn resources(hc: &Value) -> Resources {
             .filter(|s| (0..=100).contains(s))
             .map(|s| s as u64),
         oom_kill_disable: hc["OomKillDisable"].as_bool().unwrap_or(false),
+        cpu_rt_period: i("CpuRealtimePeriod").max(0) as u64,
+        cpu_rt_runtime: i("CpuRealtimeRuntime"),
         ..Default::default()
     }
+}
+
+/// `OomScoreAdj`, refused at create when outside -1000..=1000.
+pub fn oom_score_adj(hc: &Value) -> i32 {
+    hc["OomScoreAdj"].as_i64().unwrap_or(0).clamp(-1000, 1000) as i32
 }
 
 impl Daemon {
@@ -283,7 +290,9 @@ impl Daemon {
                 privileged: hc["Privileged"].as_bool().unwrap_or(false),
                 cap_add: strs(&hc["CapAdd"]),
                 cap_drop: strs(&hc["CapDrop"]),
-                no_new_privileges: security::no_new_privileges(hc),
+                // Checked at create; a record from before that check counts as without.
+                no_new_privileges: security::parse_security_opts(hc).unwrap_or(false),
+                oom_score_adj: oom_score_adj(hc),
                 rlimits: security::rlimits(hc),
             },
             // Sharing the host's UTS namespace means not setting a hostname at all.
@@ -296,7 +305,7 @@ impl Daemon {
             mounts,
             cgroups_path: format!(
                 "{}/{}",
-                self.config.cgroup_parent.trim_end_matches('/'),
+                self.cgroup_parent_of(r).trim_end_matches('/'),
                 r.id
             ),
             shm_size: shm,

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use super::cgroup::{Cgroup, Version};
-use super::record::ZERO_TIME;
+use super::record::{Record, ZERO_TIME};
 use super::Container;
 use crate::Daemon;
 
@@ -308,8 +308,16 @@ fn networks(pid: i64) -> Option<Value> {
 }
 
 impl Daemon {
-    pub(crate) fn cgroup(&self, id: &str) -> Cgroup {
-        Cgroup::new(&self.config.cgroup_parent, id)
+    /// The cgroup parent of a container: its `CgroupParent`, else the daemon's.
+    pub(crate) fn cgroup_parent_of(&self, r: &Record) -> String {
+        match r.host_config["CgroupParent"].as_str() {
+            Some(p) if !p.is_empty() => p.to_string(),
+            _ => self.config.cgroup_parent.clone(),
+        }
+    }
+
+    pub(crate) fn cgroup(&self, c: &Container) -> Cgroup {
+        Cgroup::new(&self.cgroup_parent_of(&c.record()), &c.id)
     }
 
     /// One sample, without `precpu_stats`/`preread` (filled from the previous one).
@@ -318,7 +326,7 @@ impl Daemon {
         if !r.state.running {
             return empty(c);
         }
-        let cg = self.cgroup(&c.id);
+        let cg = self.cgroup(c);
         let mut v = json!({
             "read": super::now(),
             "preread": ZERO_TIME,

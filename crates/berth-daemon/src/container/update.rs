@@ -249,15 +249,19 @@ impl Daemon {
     ) -> Result<Vec<String>, ApiError> {
         let _op = c.op.lock().await;
         let r = c.record();
-        let hc = merge(&c.id, &r.host_config, body)?;
+        // The checks of create, as dockerd runs them for an update too.
+        let mut body = body.as_object().cloned().unwrap_or_default();
+        super::limits::check(&body, true)?;
+        let warnings = super::limits::discard_unsupported(&mut body);
+        let hc = merge(&c.id, &r.host_config, &Value::Object(body))?;
         if r.state.running {
-            let cg = self.cgroup(&c.id);
+            let cg = self.cgroup(c);
             apply(&cg, &r.host_config, &hc).map_err(|e| cannot(&c.id, e))?;
         }
         c.update(|r| r.host_config = hc);
         self.persist(c);
         self.container_event(c, "update", &[]);
-        Ok(Vec::new())
+        Ok(warnings)
     }
 }
 

@@ -85,7 +85,7 @@ pub fn validate(driver: &str, opts: &BTreeMap<String, String>) -> Result<(), Str
         ],
         other => {
             return Err(format!(
-                "failed to get logging factory: logger: no log driver named '{other}' is registered"
+                "logger: no log driver named '{other}' is registered"
             ))
         }
     };
@@ -129,7 +129,7 @@ impl Log {
             "gelf" => Box::new(gelf::Gelf::open(&config.opts, &config.info)?),
             other => {
                 return Err(format!(
-                    "logger: no log driver named '{other}' is registered"
+                    "failed to get logging factory: logger: no log driver named '{other}' is registered"
                 ))
             }
         };
@@ -207,7 +207,7 @@ mod tests {
     fn validation_like_dockerd() {
         assert_eq!(
             validate("x", &opts(&[])).unwrap_err(),
-            "failed to get logging factory: logger: no log driver named 'x' is registered"
+            "logger: no log driver named 'x' is registered"
         );
         assert_eq!(
             validate("json-file", &opts(&[("x", "1")])).unwrap_err(),
