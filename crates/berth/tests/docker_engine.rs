@@ -733,7 +733,9 @@ fn a_daemon_killed_mid_work_is_repaired_at_start() {
 fn network_and_uts_modes() {
     let d = daemon();
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    // The host's network namespace itself (counting links would race with the other tests'
+    // bridges and veths).
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
     let o = d.docker(&[
         "run",
         "--rm",
@@ -742,10 +744,14 @@ fn network_and_uts_modes() {
         "busybox",
         "sh",
         "-c",
-        "hostname; ls /sys/class/net | wc -l",
+        "hostname; readlink /proc/self/ns/net; ls /sys/class/net | grep -c .",
     ]);
     assert_ok(&o, "run --network host");
-    assert_eq!(stdout(&o), format!("{}{host_links}\n", host_name));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], [host_name.trim_end(), &*host_net.to_string_lossy()], "{out}");
+    // and it sees the host's links (lo and more), not a private namespace's lone lo
+    assert!(lines[2].parse::<u32>().unwrap() > 1, "{out}");
     let o = d.docker(&["run", "--rm", "--uts", "host", "busybox", "hostname"]);
     assert_eq!(stdout(&o), host_name);
     let o = d.docker(&[
