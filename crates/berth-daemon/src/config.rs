@@ -31,6 +31,8 @@ pub struct Config {
     pub log_driver: String,
     /// `--log-opt`: the default driver's options.
     pub log_opts: BTreeMap<String, String>,
+    /// `--insecure-registry`, `--registry-mirror` and where registries' CA certificates are.
+    pub registry: berth_registry::client::RegistryConfig,
 }
 
 /// dockerd's networking flags (`--bridge`, `--bip`, ...).
@@ -104,6 +106,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
+            registry: Default::default(),
         }
     }
 }

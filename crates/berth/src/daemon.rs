@@ -88,6 +88,15 @@ pub struct DaemonArgs {
     /// Default log driver options for containers (default map[])
     #[arg(long = "log-opt", value_name = "map")]
     pub log_opt: Vec<String>,
+    /// Enable insecure registry communication
+    #[arg(long = "insecure-registry", value_name = "list")]
+    pub insecure_registry: Vec<String>,
+    /// Preferred Docker registry mirror
+    #[arg(long = "registry-mirror", value_name = "list")]
+    pub registry_mirror: Vec<String>,
+    /// Directory of registries' CA certificates, <host:port>/*.crt (default /etc/berth/certs.d)
+    #[arg(long, value_name = "string")]
+    pub registry_certs_dir: Option<PathBuf>,
 }
 
 /// An entry of daemon.json's `default-address-pools`.
@@ -126,6 +135,8 @@ struct FileConfig {
     ip: Option<String>,
     log_driver: Option<String>,
     log_opts: Option<std::collections::BTreeMap<String, String>>,
+    insecure_registries: Option<Vec<String>>,
+    registry_mirrors: Option<Vec<String>>,
 }
 
 fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
@@ -204,6 +215,16 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         (!log_opt_flags.is_empty()).then_some(log_opt_flags),
         file.log_opts,
         "log-opts"
+    );
+    let insecure = pick!(
+        (!args.insecure_registry.is_empty()).then_some(args.insecure_registry),
+        file.insecure_registries,
+        "insecure-registries"
+    );
+    let mirrors = pick!(
+        (!args.registry_mirror.is_empty()).then_some(args.registry_mirror),
+        file.registry_mirrors,
+        "registry-mirrors"
     );
     if !conflicts.is_empty() {
         bail!(
@@ -298,6 +319,16 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         config.log_driver = d;
     }
     config.log_opts = log_opts.unwrap_or_default();
+    config.registry.insecure = insecure.unwrap_or_default();
+    for m in mirrors.iter().flatten() {
+        if !(m.starts_with("https://") || m.starts_with("http://")) {
+            bail!("invalid mirror: unsupported scheme {m:?} in {m:?}");
+        }
+    }
+    config.registry.mirrors = mirrors.unwrap_or_default();
+    if let Some(d) = args.registry_certs_dir {
+        config.registry.certs_dir = d;
+    }
     berth_shim::log::validate(&config.log_driver, &config.log_opts)
         .map_err(|e| anyhow::anyhow!("unable to configure the daemon: {e}"))?;
     config.berth_exe = std::env::current_exe().context("locate the berth executable")?;

@@ -1,0 +1,760 @@
+//! The registry client end to end, against Debian's `docker-registry` (Distribution 2.8) on
+//! 127.0.0.1: push, pull back, by digest, up to date, manifest lists, resumed pulls, corrupt
+//! blobs, htpasswd + TLS logins; with the berth CLI and the docker CLI.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{assert_ok, stderr, stdout, TestDaemon};
+
+/// A `docker-registry serve` of the test's own: free port, temp storage, killed on drop.
+struct Registry {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+    tls: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    fn start() -> Registry {
+        Self::start_with("", false)
+    }
+
+    /// `extra` is more YAML under `http:`/top level; `tls` serves HTTPS with a cert of the
+    /// test CA in `dir/ca.crt`.
+    fn start_with(auth_yaml: &str, tls: bool) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-registry-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = free_port();
+        let tls_yaml = if tls {
+            make_certs(dir.path());
+            format!(
+                "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\n",
+                dir.path().display()
+            )
+        } else {
+            String::new()
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}/data\n  delete:\n    enabled: true\n{auth_yaml}http:\n  addr: 127.0.0.1:{port}\n{tls_yaml}",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry (apt install docker-registry)");
+        let r = Registry {
+            dir,
+            port,
+            child,
+            tls,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start: {}",
+                std::fs::read_to_string(r.dir.path().join("registry.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn storage(&self) -> PathBuf {
+        self.dir.path().join("data/docker/registry/v2")
+    }
+
+    /// curl against the registry: (status, body).
+    fn curl(&self, args: &[&str], path: &str) -> (u16, String) {
+        let scheme = if self.tls { "https" } else { "http" };
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\n%{http_code}"]);
+        if self.tls {
+            c.arg("--cacert").arg(self.dir.path().join("ca.crt"));
+        }
+        let out = c
+            .args(args)
+            .arg(format!("{scheme}://{}{path}", self.host()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=berth test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+    ]);
+}
+
+fn lines_with<'a>(out: &'a str, needle: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.contains(needle)).collect()
+}
+
+fn image_id(d: &TestDaemon, name: &str) -> String {
+    let o = d.berth(&["image", "inspect", "-f", "{{.Id}}", name]);
+    assert_ok(&o, "inspect");
+    stdout(&o).trim().to_string()
+}
+
+#[test]
+fn push_then_pull_back_with_the_berth_cli() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let name = format!("{}/test/busybox:v1", reg.host());
+    assert_ok(&d.berth(&["tag", "busybox", &name]), "tag");
+    let id = image_id(&d, &name);
+
+    let o = d.berth(&["push", &name]);
+    assert_ok(&o, "push");
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}/test/busybox]",
+            reg.host()
+        )),
+        "{out}"
+    );
+    let digest_line = lines_with(&out, "v1: digest: sha256:");
+    assert_eq!(digest_line.len(), 1, "{out}");
+    let digest = digest_line[0]
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    // The registry has it under that digest.
+    let (code, _) = reg.curl(&["-I"], &format!("/v2/test/busybox/manifests/{digest}"));
+    assert_eq!(code, 200);
+
+    // A second push finds the layer there.
+    let o = d.berth(&["push", &name]);
+    assert_ok(&o, "push again");
+    assert!(
+        stdout(&o).contains("Layer already exists"),
+        "{}",
+        stdout(&o)
+    );
+
+    assert_ok(&d.berth(&["rmi", &name, "busybox"]), "rmi");
+    let o = d.berth(&["pull", &name]);
+    assert_ok(&o, "pull");
+    let out = stdout(&o);
+    assert!(out.contains("v1: Pulling from test/busybox"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    assert_eq!(image_id(&d, &name), id, "the same image comes back");
+    let digests = stdout(&d.berth(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name]));
+    assert!(
+        digests.contains(&format!("{}/test/busybox@{digest}", reg.host())),
+        "{digests}"
+    );
+    let o = d.berth(&["run", "--rm", &name, "echo", "pulled"]);
+    assert_ok(&o, "run pulled image");
+    assert_eq!(stdout(&o).trim(), "pulled");
+
+    // Pulled again: nothing to do.
+    let o = d.berth(&["pull", &name]);
+    assert_ok(&o, "pull again");
+    assert!(
+        stdout(&o).contains(&format!("Status: Image is up to date for {name}")),
+        "{}",
+        stdout(&o)
+    );
+
+    // By digest: the push's digest.
+    let by_digest = format!("{}/test/busybox@{digest}", reg.host());
+    assert_ok(&d.berth(&["rmi", &name]), "rmi");
+    let o = d.berth(&["pull", &by_digest]);
+    assert_ok(&o, "pull by digest");
+    assert!(
+        stdout(&o).contains(&format!("Digest: {digest}")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(image_id(&d, &by_digest), id);
+
+    // Unknown images: docker's message.
+    let o = d.berth(&["pull", &format!("{}/test/nope", reg.host())]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "manifest for {}/test/nope:latest not found: manifest unknown",
+            reg.host()
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_docker_cli_pushes_and_pulls_through_berth() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let name = format!("{}/dock/bb:latest", reg.host());
+    assert_ok(&d.docker(&["tag", "busybox", &name]), "tag");
+    let o = d.docker(&["push", &name]);
+    assert_ok(&o, "docker push");
+    let out = stdout(&o);
+    assert!(out.contains("latest: digest: sha256:"), "{out}");
+    let digest = out
+        .split("latest: digest: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ok(&d.docker(&["rmi", &name]), "rmi");
+    let o = d.docker(&["pull", &name]);
+    assert_ok(&o, "docker pull");
+    let out = stdout(&o);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains("Pull complete") || out.contains("Already exists"),
+        "{out}"
+    );
+    // The busybox layer was still there (the busybox tag kept it).
+    assert!(out.contains("Already exists"), "{out}");
+    let o = d.docker(&[
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Digest}}",
+    ]);
+    assert!(
+        stdout(&o).contains(&format!("{}/dock/bb {digest}", reg.host())),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.docker(&["pull", &format!("{}/dock/nope", reg.host())]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Error response from daemon: manifest for"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The digest and size of a manifest in the registry.
+fn manifest_of(reg: &Registry, repo: &str, tag: &str) -> (String, usize, String) {
+    let (code, body) = reg.curl(
+        &[
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        ],
+        &format!("/v2/{repo}/manifests/{tag}"),
+    );
+    assert_eq!(code, 200, "{body}");
+    let digest = {
+        use std::fmt::Write as _;
+        let out = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(body.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "sha256:{}",
+            stdout(&out).split_whitespace().next().unwrap()
+        );
+        s
+    };
+    (digest, body.len(), body)
+}
+
+#[test]
+fn a_manifest_list_gives_the_platform_asked_for() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    let tar = common::busybox_tar();
+    let h = reg.host();
+    for (tag, env) in [("arm", "FOR=arm64"), ("amd", "FOR=amd64")] {
+        let name = format!("{h}/test/multi:{tag}");
+        let o = d.berth(&[
+            "import",
+            "-c",
+            &format!("ENV {env}"),
+            tar.to_str().unwrap(),
+            &name,
+        ]);
+        assert_ok(&o, "import");
+        assert_ok(&d.berth(&["push", &name]), "push");
+    }
+    let arm_id = image_id(&d, &format!("{h}/test/multi:arm"));
+    let amd_id = image_id(&d, &format!("{h}/test/multi:amd"));
+    let (arm, arm_size, _) = manifest_of(&reg, "test/multi", "arm");
+    let (amd, amd_size, _) = manifest_of(&reg, "test/multi", "amd");
+    let list = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[
+{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"{arm}","size":{arm_size},"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}},
+{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"{amd}","size":{amd_size},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#
+    );
+    let (code, body) = reg.curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.docker.distribution.manifest.list.v2+json",
+            "--data-binary",
+            &list,
+        ],
+        "/v2/test/multi/manifests/latest",
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_ok(
+        &d.berth(&[
+            "rmi",
+            &format!("{h}/test/multi:arm"),
+            &format!("{h}/test/multi:amd"),
+        ]),
+        "rmi",
+    );
+    let name = format!("{h}/test/multi");
+    let o = d.berth(&["pull", &name]);
+    assert_ok(&o, "pull the list");
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test expects an amd64 host"
+    );
+    assert_eq!(image_id(&d, &name), amd_id, "the host's platform");
+    let o = d.docker(&["pull", "--platform", "linux/arm64", &name]);
+    assert_ok(&o, "docker pull --platform");
+    assert_eq!(image_id(&d, &name), arm_id, "the platform asked for");
+    let o = d.berth(&["pull", "--platform", "linux/s390x", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{}",
+        stderr(&o)
+    );
+    // pull -a: every tag.
+    let o = d.berth(&["pull", "-a", &name]);
+    assert_ok(&o, "pull -a");
+    let o = d.berth(&["images", "--format", "{{.Tag}}", &name]);
+    let mut tags: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    tags.sort();
+    assert_eq!(tags, ["amd", "arm", "latest"]);
+}
+
+/// A TCP proxy in front of the registry that records each request's first line and Range
+/// header, and in `cut` mode breaks the download of blob `cut_blob` after `cut_after` bytes
+/// and refuses it afterwards.
+struct Proxy {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(upstream: u16, cut_blob: String, cut_after: usize) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let cut = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (rq, ct, st) = (requests.clone(), cut.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let was_cut = Arc::new(AtomicBool::new(false));
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = conn else { continue };
+                let (rq, ct, was_cut, blob) =
+                    (rq.clone(), ct.clone(), was_cut.clone(), cut_blob.clone());
+                std::thread::spawn(move || {
+                    let _ = relay(client, upstream, &rq, &ct, &was_cut, &blob, cut_after);
+                });
+            }
+        });
+        Proxy {
+            port,
+            requests,
+            cut,
+            stop,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn relay(
+    mut client: TcpStream,
+    upstream: u16,
+    requests: &Mutex<Vec<String>>,
+    cut: &AtomicBool,
+    was_cut: &AtomicBool,
+    blob: &str,
+    cut_after: usize,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut b)? == 0 {
+            return Ok(());
+        }
+        // Not HTTP (a TLS hello, tried first for insecure registries): refused.
+        if head.is_empty() && !b[0].is_ascii_uppercase() {
+            return Ok(());
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_string();
+    let first = text.lines().next().unwrap_or("").to_string();
+    let range = text
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("range:"))
+        .map(|l| format!(" [{}]", l.trim()))
+        .unwrap_or_default();
+    requests.lock().unwrap().push(format!("{first}{range}"));
+    let for_blob = first.contains(&format!("/blobs/{blob}"));
+    let cutting = cut.load(Ordering::SeqCst) && for_blob;
+    if cutting && was_cut.load(Ordering::SeqCst) {
+        return Ok(()); // refused: closed at once
+    }
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.write_all(&head)?;
+    let mut up_reader = up.try_clone()?;
+    let mut client_writer = client.try_clone()?;
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client, &mut up);
+        let _ = up.shutdown(std::net::Shutdown::Both);
+    });
+    let mut buf = [0u8; 16 * 1024];
+    let mut sent = 0usize;
+    loop {
+        let n = up_reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let n = if cutting {
+            n.min(cut_after.saturating_sub(sent))
+        } else {
+            n
+        };
+        client_writer.write_all(&buf[..n])?;
+        sent += n;
+        if cutting && sent >= cut_after {
+            was_cut.store(true, Ordering::SeqCst);
+            break;
+        }
+    }
+    let _ = client_writer.shutdown(std::net::Shutdown::Both);
+    let _ = up_reader.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+fn layer_digests(manifest: &str) -> Vec<(String, u64)> {
+    let v: serde_json::Value = serde_json::from_str(manifest).unwrap();
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["digest"].as_str().unwrap().to_string(),
+                l["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_interrupted_pull_resumes_without_refetching_finished_layers() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let h = reg.host();
+    // A second layer of 6 MB that gzip cannot shrink.
+    let o = d.berth(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 6000000 /dev/urandom > /big",
+    ]);
+    assert_ok(&o, "run");
+    let name = format!("{h}/test/big:1");
+    assert_ok(&d.berth(&["commit", "big", &name]), "commit");
+    assert_ok(&d.berth(&["rm", "big"]), "rm");
+    let id = image_id(&d, &name);
+    assert_ok(&d.berth(&["push", &name]), "push");
+    let (_, _, manifest) = manifest_of(&reg, "test/big", "1");
+    let layers = layer_digests(&manifest);
+    assert_eq!(layers.len(), 2);
+    let (small, _) = layers[0].clone();
+    let (big, big_size) = layers[1].clone();
+    assert!(big_size > 5_000_000);
+    assert_ok(&d.berth(&["rmi", &name, "busybox"]), "rmi");
+
+    let proxy = Proxy::start(reg.port, big.clone(), 2_000_000);
+    let via = format!("127.0.0.1:{}/test/big:1", proxy.port);
+    let o = d.berth(&["pull", &via]);
+    assert!(!o.status.success(), "the cut pull fails: {}", stdout(&o));
+    let partial = d.dir.join(format!(
+        "data/downloads/{}.partial",
+        big.trim_start_matches("sha256:")
+    ));
+    let kept = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    assert!(kept > 0 && kept < big_size, "partial download kept: {kept}");
+    assert!(
+        d.berth(&["image", "inspect", &via]).status.code() != Some(0),
+        "no image after a failed pull"
+    );
+
+    proxy.cut.store(false, Ordering::SeqCst);
+    let before = proxy.requests().len();
+    let o = d.berth(&["pull", &via]);
+    assert_ok(&o, "resumed pull");
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("{}: Already exists", &small[7..19])),
+        "the finished layer is not fetched again: {out}"
+    );
+    let again: Vec<String> = proxy.requests()[before..].to_vec();
+    assert!(
+        !again.iter().any(|r| r.contains(&small)),
+        "small layer refetched: {again:?}"
+    );
+    let big_gets: Vec<&String> = again.iter().filter(|r| r.contains(&big)).collect();
+    assert_eq!(big_gets.len(), 1, "{again:?}");
+    assert!(
+        big_gets[0]
+            .to_lowercase()
+            .contains(&format!("[range: bytes={kept}-]")),
+        "continued with Range: {big_gets:?}"
+    );
+    assert_eq!(image_id(&d, &via), id);
+    assert!(!partial.exists(), "the partial file is gone");
+    let o = d.berth(&["run", "--rm", &via, "sh", "-c", "wc -c < /big"]);
+    assert_ok(&o, "run pulled");
+    assert_eq!(stdout(&o).trim(), "6000000");
+}
+
+#[test]
+fn a_corrupt_blob_is_refused_and_nothing_is_stored() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let name = format!("{}/test/bad:1", reg.host());
+    assert_ok(&d.berth(&["tag", "busybox", &name]), "tag");
+    assert_ok(&d.berth(&["push", &name]), "push");
+    assert_ok(&d.berth(&["rmi", &name, "busybox"]), "rmi");
+    let (_, _, manifest) = manifest_of(&reg, "test/bad", "1");
+    let (layer, _) = layer_digests(&manifest)[0].clone();
+    let hex = layer.trim_start_matches("sha256:");
+    let data = reg
+        .storage()
+        .join(format!("blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let mut bytes = std::fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data, bytes).unwrap();
+
+    let o = d.berth(&["pull", &name]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("digest mismatch"), "{}", stderr(&o));
+    let o = d.berth(&["images", "-aq"]);
+    assert_eq!(stdout(&o).trim(), "", "no image");
+    let layers: Vec<_> = std::fs::read_dir(d.dir.join("data/layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(layers.is_empty(), "no layer stored: {layers:?}");
+    let downloads: Vec<_> = std::fs::read_dir(d.dir.join("data/downloads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(downloads.is_empty(), "no download kept: {downloads:?}");
+}
+
+#[test]
+fn htpasswd_and_tls_logins_accept_good_and_refuse_bad_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    let o = Command::new("htpasswd")
+        .args(["-Bbc"])
+        .arg(&htpasswd)
+        .args(["alice", "s3cret"])
+        .output()
+        .expect("htpasswd (apt install apache2-utils)");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let auth = format!(
+        "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+        htpasswd.display()
+    );
+    let reg = Registry::start_with(&auth, true);
+    let h = reg.host();
+    let (code, _) = reg.curl(&[], "/v2/");
+    assert_eq!(code, 401, "the registry asks for credentials");
+    // The daemon trusts the test CA for this registry.
+    let certs = dir.path().join("certs.d");
+    std::fs::create_dir_all(certs.join(&h)).unwrap();
+    std::fs::copy(reg.dir.path().join("ca.crt"), certs.join(&h).join("ca.crt")).unwrap();
+    let d = TestDaemon::start_with(&[&format!("--registry-certs-dir={}", certs.display())]);
+    d.import_busybox();
+    let cfg = dir.path().join("berth-config");
+    let berth = |args: &[&str]| {
+        d.berth_cmd(args)
+            .env("DOCKER_CONFIG", &cfg)
+            .output()
+            .unwrap()
+    };
+    let name = format!("{h}/private/bb:1");
+    assert_ok(&berth(&["tag", "busybox", &name]), "tag");
+
+    // Without credentials: refused.
+    let o = berth(&["push", &name]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+
+    // Bad credentials: docker's 401.
+    let o = berth(&["login", "-u", "alice", "-p", "wrong", &h]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("401 Unauthorized"), "{}", stderr(&o));
+    let o = d.docker(&["login", "-u", "alice", "-p", "wrong", &h]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("401 Unauthorized"), "{}", stderr(&o));
+
+    // Good ones: stored in config.json, sent with push and pull.
+    let mut c = d.berth_cmd(&["login", "-u", "alice", "--password-stdin", &h]);
+    c.env("DOCKER_CONFIG", &cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_ok(&o, "login");
+    assert!(stdout(&o).contains("Login Succeeded"));
+    let saved = std::fs::read_to_string(cfg.join("config.json")).unwrap();
+    assert!(saved.contains("YWxpY2U6czNjcmV0"), "{saved}"); // alice:s3cret
+    assert_ok(&berth(&["push", &name]), "push with credentials");
+    assert_ok(&berth(&["rmi", &name]), "rmi");
+    assert_ok(&berth(&["pull", &name]), "pull with credentials");
+
+    // The docker CLI: its own login, its X-Registry-Auth.
+    let o = d.docker(&["login", "-u", "alice", "-p", "s3cret", &h]);
+    assert_ok(&o, "docker login");
+    assert_ok(&d.docker(&["rmi", &name]), "rmi");
+    assert_ok(&d.docker(&["pull", &name]), "docker pull with credentials");
+
+    let o = berth(&["logout", &h]);
+    assert_ok(&o, "logout");
+    assert!(stdout(&o).contains(&format!("Removing login credentials for {h}")));
+    assert_ok(&berth(&["rmi", &name]), "rmi");
+    let o = berth(&["pull", &name]);
+    assert!(!o.status.success(), "logged out: {}", stdout(&o));
+}
