@@ -508,6 +508,44 @@ mod tests {
     }
 
     #[test]
+    fn registry_settings_from_flags_and_daemon_json() {
+        let (c, _) = build_config(parse(&[
+            "--insecure-registry",
+            "10.0.0.0/8",
+            "--insecure-registry=reg.test:5000",
+            "--registry-mirror",
+            "https://mirror.test",
+            "--registry-certs-dir",
+            "/c/certs.d",
+        ]))
+        .unwrap();
+        assert_eq!(c.registry.insecure, ["10.0.0.0/8", "reg.test:5000"]);
+        assert_eq!(c.registry.mirrors, ["https://mirror.test"]);
+        assert_eq!(c.registry.certs_dir, PathBuf::from("/c/certs.d"));
+        assert!(c.registry.is_insecure("10.1.2.3:5000"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(
+            &f,
+            r#"{"insecure-registries": ["reg.test:5000"], "registry-mirrors": ["http://m.test"]}"#,
+        )
+        .unwrap();
+        let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
+        assert_eq!(c.registry.insecure, ["reg.test:5000"]);
+        assert_eq!(c.registry.mirrors, ["http://m.test"]);
+        let err = build_config(parse(&[
+            "--config-file",
+            f.to_str().unwrap(),
+            "--registry-mirror=https://x.test",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("registry-mirrors"), "{err}");
+        let err = build_config(parse(&["--registry-mirror=ftp://x"])).unwrap_err();
+        assert!(err.to_string().contains("invalid mirror"), "{err}");
+    }
+
+    #[test]
     fn tls_from_flags_and_daemon_json() {
         let (c, _) = build_config(parse(&[
             "--tlsverify",

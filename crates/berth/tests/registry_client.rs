@@ -426,6 +426,21 @@ fn a_manifest_list_gives_the_platform_asked_for() {
         "{}",
         stderr(&o)
     );
+    // What the registry offers, through the daemon.
+    let (code, _, body) = d.http("GET", &format!("/distribution/{name}/json"), None);
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["Descriptor"]["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    let archs: Vec<&str> = v["Platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["arm64", "amd64"]);
     // pull -a: every tag.
     let o = d.berth(&["pull", "-a", &name]);
     assert_ok(&o, "pull -a");
@@ -757,4 +772,89 @@ fn htpasswd_and_tls_logins_accept_good_and_refuse_bad_credentials() {
     assert_ok(&berth(&["rmi", &name]), "rmi");
     let o = berth(&["pull", &name]);
     assert!(!o.status.success(), "logged out: {}", stdout(&o));
+}
+
+/// A registry's v1 search API, as Docker Hub's index serves it (Distribution has none).
+fn serve_v1_search() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    // Not HTTP (the TLS hello tried first): closed.
+                    Ok(1) if head.is_empty() && !b[0].is_ascii_uppercase() => break,
+                    Ok(1) => head.push(b[0]),
+                    _ => break,
+                }
+            }
+            let line = String::from_utf8_lossy(&head)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            s.lock().unwrap().push(line.clone());
+            let body = if line.starts_with("GET /v1/search?q=box&n=25 ") {
+                r#"{"num_results":2,"query":"box","results":[{"name":"tools/box","description":"a box","star_count":12,"is_official":false,"is_automated":false},{"name":"library/busybox","description":"small","star_count":3,"is_official":true,"is_automated":false}]}"#
+            } else {
+                r#"{"errors":[{"code":"NOT_FOUND"}]}"#
+            };
+            let status = if body.contains("results") {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn search_uses_the_v1_api_and_says_when_there_is_none() {
+    let (port, seen) = serve_v1_search();
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    let o = d.docker(&["search", &format!("127.0.0.1:{port}/box")]);
+    assert_ok(&o, "docker search");
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("127.0.0.1:{port}/tools/box")),
+        "{out}"
+    );
+    assert!(out.contains("a box"), "{out}");
+    assert!(seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with("GET /v1/search?q=box")));
+    let o = d.docker(&[
+        "search",
+        "--filter",
+        "is-official=true",
+        &format!("127.0.0.1:{port}/box"),
+    ]);
+    assert_ok(&o, "docker search --filter");
+    assert!(!stdout(&o).contains("tools/box"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("busybox"), "{}", stdout(&o));
+    // Distribution has no search API: a clear error.
+    let o = d.docker(&["search", &format!("{}/box", reg.host())]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "search is not supported by registry {}",
+            reg.host()
+        )),
+        "{}",
+        stderr(&o)
+    );
 }

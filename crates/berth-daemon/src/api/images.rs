@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/search", get(search))
         .route("/commit", post(commit))
         .route("/auth", post(auth))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(by_name_get).post(by_name_post).delete(by_name_delete),
@@ -315,9 +316,23 @@ async fn auth(State(d): State<AppState>, body: Bytes) -> HttpResult<Response> {
     super::registry::auth(d, body).await
 }
 
-async fn search(Query(q): Q) -> HttpResult<Json<Value>> {
-    let term = q.get("term").cloned().unwrap_or_default();
-    Err(ApiError::system(format!("search {term}: berth has no registry client yet")).into())
+async fn search(
+    State(d): State<AppState>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    super::registry::search(d, &q, &headers).await
+}
+
+async fn distribution(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    match rest.strip_suffix("/json") {
+        Some(name) => super::registry::distribution(d, name, &headers).await,
+        None => Err(ApiError::not_found("page not found").into()),
+    }
 }
 
 async fn by_name_get(

@@ -204,3 +204,54 @@ pub async fn auth(d: AppState, body: Bytes) -> HttpResult<Response> {
         .map_err(reg_err)?;
     Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response())
 }
+
+/// `GET /distribution/{name}/json`
+pub async fn distribution(d: AppState, name: &str, headers: &HeaderMap) -> HttpResult<Response> {
+    let auth = auth_of(headers)?;
+    let r = parse_ref(name)?;
+    let v = client::distribution::inspect(&d.config.registry, &r, &auth)
+        .await
+        .map_err(reg_err)?;
+    Ok(Json(v).into_response())
+}
+
+/// `GET /images/search?term=&limit=&filters=`
+pub async fn search(
+    d: AppState,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> HttpResult<Response> {
+    let auth = auth_of(headers)?;
+    let term = q.get("term").cloned().unwrap_or_default();
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("invalid limit {l:?}")))?,
+        None => 25,
+    };
+    if !(1..=100).contains(&limit) {
+        return Err(
+            ApiError::invalid(format!("limit {limit} is outside the range of [1, 100]")).into(),
+        );
+    }
+    let filters = super::filters::parse(q.get("filters").map(String::as_str))?;
+    let mut stars = 0u64;
+    for v in filters.get("stars").into_iter().flatten() {
+        stars = v
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("invalid filter 'stars={v}'")))?;
+    }
+    let official = filters
+        .get("is-official")
+        .and_then(|v| v.first())
+        .map(|v| v == "true");
+    let results = client::distribution::search(&d.config.registry, &term, limit, &auth)
+        .await
+        .map_err(reg_err)?;
+    let out: Vec<Value> = results
+        .into_iter()
+        .filter(|r| r["star_count"].as_u64().unwrap_or(0) >= stars)
+        .filter(|r| official.is_none_or(|o| r["is_official"].as_bool() == Some(o)))
+        .collect();
+    Ok(Json(out).into_response())
+}

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod distribution;
 pub mod download;
 mod error;
 pub mod errors;

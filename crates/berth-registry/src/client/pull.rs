@@ -77,7 +77,7 @@ fn not_found(r: &Reference, code: Option<String>, msg: String) -> RegistryError 
 }
 
 /// GET a manifest by tag or digest: (body, content type).
-async fn get_manifest(
+pub(crate) async fn get_manifest(
     repo: &Repository,
     r: &Reference,
     which: &str,
@@ -122,7 +122,10 @@ async fn get_manifest(
 }
 
 /// A small blob (the config), checked against its digest.
-async fn get_small_blob(repo: &Repository, d: &Descriptor) -> Result<Bytes, RegistryError> {
+pub(crate) async fn get_small_blob(
+    repo: &Repository,
+    d: &Descriptor,
+) -> Result<Bytes, RegistryError> {
     let url = repo.url(&format!("blobs/{}", d.digest));
     let resp = repo.send(Method::GET, &url, &[], None).await?;
     if !resp.status().is_success() {
