@@ -858,3 +858,159 @@ fn search_uses_the_v1_api_and_says_when_there_is_none() {
         stderr(&o)
     );
 }
+
+fn sha256_file(p: &Path) -> String {
+    let out = Command::new("sha256sum").arg(p).output().unwrap();
+    format!("sha256:{}", stdout(&out).split_whitespace().next().unwrap())
+}
+
+/// Puts a blob into the registry with curl (POST, then PUT ?digest=).
+fn upload_blob(reg: &Registry, repo: &str, file: &Path) -> (String, u64) {
+    let digest = sha256_file(file);
+    let out = Command::new("curl")
+        .args(["-s", "-i", "-X", "POST"])
+        .arg(format!("http://{}/v2/{repo}/blobs/uploads/", reg.host()))
+        .output()
+        .unwrap();
+    let head = stdout(&out);
+    let loc = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .expect("upload location");
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let url = if loc.starts_with("http") {
+        loc.clone()
+    } else {
+        format!("http://{}{loc}", reg.host())
+    };
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .args([
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{url}{sep}digest={digest}"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "201", "upload {}", file.display());
+    (digest, std::fs::metadata(file).unwrap().len())
+}
+
+#[test]
+fn oci_manifests_with_zstd_and_plain_layers() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let base = common::busybox_tar();
+    let zst = dir.path().join("base.tar.zst");
+    let o = Command::new("zstd")
+        .args(["-q", "-f"])
+        .arg(&base)
+        .arg("-o")
+        .arg(&zst)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "zstd: {}", stderr(&o));
+    let files = dir.path().join("top");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("hello"), "hello from an OCI layer\n").unwrap();
+    let top = dir.path().join("top.tar");
+    let o = Command::new("tar")
+        .arg("-cf")
+        .arg(&top)
+        .arg("-C")
+        .arg(&files)
+        .arg("hello")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["{}","{}"]}},"history":[{{"created_by":"base"}},{{"created_by":"top"}}]}}"#,
+        sha256_file(&base),
+        sha256_file(&top)
+    );
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, &config).unwrap();
+    let (zd, zs) = upload_blob(&reg, "oci/img", &zst);
+    let (td, ts) = upload_blob(&reg, "oci/img", &top);
+    let (cd, cs) = upload_blob(&reg, "oci/img", &cfg);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":"{zd}","size":{zs}}},{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{td}","size":{ts}}}]}}"#
+    );
+    let (code, body) = reg.curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data-binary",
+            &manifest,
+        ],
+        "/v2/oci/img/manifests/1",
+    );
+    assert_eq!(code, 201, "{body}");
+    let name = format!("{}/oci/img:1", reg.host());
+    let o = d.berth(&["pull", &name]);
+    assert_ok(&o, "pull OCI image");
+    assert!(
+        stdout(&o).contains(&format!("{}: Pull complete", &zd[7..19])),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(image_id(&d, &name), cd);
+    let o = d.berth(&["run", "--rm", &name, "cat", "/hello"]);
+    assert_ok(&o, "run");
+    assert_eq!(stdout(&o), "hello from an OCI layer\n");
+
+    // Pushed to another repository of the same registry: the layers are mounted.
+    let other = format!("{}/oci/copy:1", reg.host());
+    assert_ok(&d.berth(&["tag", &name, &other]), "tag");
+    let o = d.berth(&["push", &other]);
+    assert_ok(&o, "push");
+    // The zstd layer is pushed again as gzip; the plain one too (only gzip blobs are reused).
+    assert!(stdout(&o).contains("Pushed"), "{}", stdout(&o));
+    let third = format!("{}/oci/third:1", reg.host());
+    assert_ok(&d.berth(&["tag", &name, &third]), "tag");
+    let o = d.berth(&["push", &third]);
+    assert_ok(&o, "push");
+    assert_eq!(
+        lines_with(&stdout(&o), "Mounted from oci/copy").len(),
+        2,
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn two_pulls_of_the_same_image_at_once() {
+    let reg = Registry::start();
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let name = format!("{}/twice/bb:1", reg.host());
+    assert_ok(&d.berth(&["tag", "busybox", &name]), "tag");
+    assert_ok(&d.berth(&["push", &name]), "push");
+    assert_ok(&d.berth(&["rmi", &name, "busybox"]), "rmi");
+    let a = d
+        .docker_cmd(&["pull", &name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = d
+        .docker_cmd(&["pull", &name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_ok(&a, "first pull");
+    assert_ok(&b, "second pull");
+    let o = d.berth(&["run", "--rm", &name, "true"]);
+    assert_ok(&o, "run");
+}

@@ -140,6 +140,21 @@ impl Read for GrowingReader {
     }
 }
 
+/// One download of a blob at a time in this process: a second pull of the same layer waits
+/// for the first, then finds the layer stored.
+pub async fn lock_blob(digest: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::HashMap;
+    static LOCKS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
+    let m = {
+        let mut all = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        let all = all.get_or_insert_with(HashMap::new);
+        // Forget locks nobody holds or waits for.
+        all.retain(|_, l| Arc::strong_count(l) > 1);
+        all.entry(digest.to_string()).or_default().clone()
+    };
+    m.lock_owned().await
+}
+
 /// Downloads `desc` into `g.path`, continuing a partial file. Tries up to 3 times when the
 /// connection breaks. Marks `g` finished (verified) or failed.
 pub async fn download(

@@ -283,6 +283,22 @@ pub async fn fetch(
     let r = &res.reference;
     progress.header(&tag_or_digest(r), format!("Pulling from {}", r.path));
     let ids: Vec<String> = res.layers.iter().map(|l| short(&l.digest)).collect();
+    // One pull of a blob at a time in this process (its partial file is shared): locks taken
+    // in digest order, held until the layers are stored, so a second pull of the same layers
+    // waits and then finds them stored.
+    let mut digests: Vec<&str> = res
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !store.has_layer(&res.diff_ids[..=*i]))
+        .map(|(_, l)| l.digest.as_str())
+        .collect();
+    digests.sort_unstable();
+    digests.dedup();
+    let mut blob_locks = Vec::new();
+    for d in digests {
+        blob_locks.push(super::download::lock_blob(d).await);
+    }
     let mut needed = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         if store.has_layer(&res.diff_ids[..=i]) {
@@ -381,6 +397,7 @@ pub async fn fetch(
     for (_, g) in &growing {
         let _ = std::fs::remove_file(&g.path);
     }
+    drop(blob_locks);
     let repository = format!("{}/{}", r.domain, r.path);
     for (l, d) in res.layers.iter().zip(&res.diff_ids) {
         let src = BlobSource {

@@ -257,10 +257,8 @@ async fn push_layer(
         let resp = start_upload(repo, &q).await?;
         match resp.status().as_u16() {
             201 => {
-                let familiar = Reference::parse(&s.repository)
-                    .map(|r| r.familiar_name())
-                    .unwrap_or_else(|_| from.to_string());
-                progress.layer(id, &format!("Mounted from {familiar}"));
+                // docker names the source by its path in the registry.
+                progress.layer(id, &format!("Mounted from {from}"));
                 store.add_blob_source(
                     diff_id,
                     BlobSource {
