@@ -244,6 +244,28 @@ fn push_then_pull_back_with_the_berth_cli() {
     assert_ok(&o, "run pulled image");
     assert_eq!(stdout(&o).trim(), "pulled");
 
+    // On a terminal each layer has one line, rewritten in place.
+    assert_ok(&d.berth(&["rmi", &name]), "rmi");
+    let o = Command::new("script")
+        .args(["-qefc"])
+        .arg(format!(
+            "{} -H {} pull {name}",
+            common::berth_exe(),
+            d.host()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&o, "pull on a terminal");
+    let tty = stdout(&o);
+    assert!(tty.contains("\x1b[1A\r\x1b[2K"), "cursor moves: {tty:?}");
+    assert_eq!(
+        tty.matches(": Pulling fs layer").count(),
+        1,
+        "one line per layer: {tty:?}"
+    );
+
     // Pulled again: nothing to do.
     let o = d.berth(&["pull", &name]);
     assert_ok(&o, "pull again");
@@ -772,6 +794,49 @@ fn htpasswd_and_tls_logins_accept_good_and_refuse_bad_credentials() {
     assert_ok(&berth(&["rmi", &name]), "rmi");
     let o = berth(&["pull", &name]);
     assert!(!o.status.success(), "logged out: {}", stdout(&o));
+
+    // A credential helper (credsStore): docker-credential-NAME get|store|erase.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let store = dir.path().join("helper-store");
+    let helper = bin.join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nS={}\ncase \"$1\" in\n  store) cat > \"$S\" ;;\n  get) read server; if [ -s \"$S\" ]; then sed 's/\"Secret\"/\"Secret\"/' \"$S\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n  erase) rm -f \"$S\" ;;\nesac\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore":"berthtest"}"#).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let with_helper = |args: &[&str]| {
+        d.berth_cmd(args)
+            .env("DOCKER_CONFIG", &cfg)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let o = with_helper(&["login", "-u", "alice", "-p", "s3cret", &h]);
+    assert_ok(&o, "login through the helper");
+    let kept = std::fs::read_to_string(&store).unwrap();
+    assert!(kept.contains(r#""Secret":"s3cret""#), "{kept}");
+    let saved = std::fs::read_to_string(cfg.join("config.json")).unwrap();
+    assert!(
+        !saved.contains("YWxpY2U6czNjcmV0"),
+        "no secret in config.json: {saved}"
+    );
+    assert_ok(
+        &with_helper(&["pull", &name]),
+        "pull with the helper's credentials",
+    );
+    assert_ok(&with_helper(&["logout", &h]), "logout");
+    assert!(!store.exists(), "erased");
 }
 
 /// A registry's v1 search API, as Docker Hub's index serves it (Distribution has none).
@@ -1013,4 +1078,144 @@ fn two_pulls_of_the_same_image_at_once() {
     assert_ok(&b, "second pull");
     let o = d.berth(&["run", "--rm", &name, "true"]);
     assert_ok(&o, "run");
+}
+
+/// A bearer-token front for the registry, as Docker Hub does it: `/token` hands out
+/// `pull-token` anonymously and `all-token` for alice:s3cret; `/v2/` requests need a token
+/// (only `all-token` for anything but GET and HEAD) and are relayed to the registry.
+fn serve_token_front(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(c) = conn else { continue };
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let _ = token_front(c, upstream, port, &s);
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn token_front(
+    mut c: TcpStream,
+    upstream: u16,
+    port: u16,
+    seen: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if c.read(&mut b)? == 0 || (head.is_empty() && !b[0].is_ascii_uppercase()) {
+            return Ok(());
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_string();
+    let first = text.lines().next().unwrap_or("").to_string();
+    let auth = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    seen.lock().unwrap().push(format!("{first} [{auth}]"));
+    let reply = |c: &mut TcpStream, status: &str, extra: &str, body: &str| {
+        write!(
+            c,
+            "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    if first.starts_with("GET /token") {
+        // "alice:s3cret" in base64
+        return match auth.as_str() {
+            "Basic YWxpY2U6czNjcmV0" => reply(&mut c, "200 OK", "", r#"{"token":"all-token"}"#),
+            "" => reply(&mut c, "200 OK", "", r#"{"token":"pull-token"}"#),
+            _ => reply(
+                &mut c,
+                "401 Unauthorized",
+                "",
+                r#"{"details":"incorrect username or password"}"#,
+            ),
+        };
+    }
+    let read_only = first.starts_with("GET ") || first.starts_with("HEAD ");
+    let allowed = auth == "Bearer all-token" || (auth == "Bearer pull-token" && read_only);
+    if !allowed {
+        let challenge = format!(
+            "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"berth-test\"\r\n"
+        );
+        return reply(
+            &mut c,
+            "401 Unauthorized",
+            &challenge,
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+        );
+    }
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.write_all(&head)?;
+    let mut up_reader = up.try_clone()?;
+    let mut c_writer = c.try_clone()?;
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c, &mut up);
+        let _ = up.shutdown(std::net::Shutdown::Both);
+    });
+    let _ = std::io::copy(&mut up_reader, &mut c_writer);
+    let _ = c_writer.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+#[test]
+fn bearer_tokens_anonymous_and_with_credentials() {
+    let reg = Registry::start();
+    let (port, seen) = serve_token_front(reg.port);
+    let d = TestDaemon::start();
+    d.import_busybox();
+    let cfg = tempfile::tempdir().unwrap();
+    let berth = |args: &[&str]| {
+        d.berth_cmd(args)
+            .env("DOCKER_CONFIG", cfg.path())
+            .output()
+            .unwrap()
+    };
+    let h = format!("127.0.0.1:{port}");
+    let name = format!("{h}/tok/bb:1");
+    assert_ok(&berth(&["tag", "busybox", &name]), "tag");
+    // Anonymous: a pull token, which cannot push.
+    let o = berth(&["push", &name]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.ends_with("[Bearer pull-token]")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    let o = berth(&["login", "-u", "alice", "-p", "wrong", &h]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unauthorized"), "{}", stderr(&o));
+    assert_ok(
+        &berth(&["login", "-u", "alice", "-p", "s3cret", &h]),
+        "login",
+    );
+    assert_ok(&berth(&["push", &name]), "push with a token");
+    assert_ok(&berth(&["rmi", &name]), "rmi");
+    assert_ok(&berth(&["logout", &h]), "logout");
+    // Pulls work anonymously.
+    let o = berth(&["pull", &name]);
+    assert_ok(&o, "anonymous pull");
+    let log = seen.lock().unwrap().clone();
+    assert!(
+        log.iter()
+            .any(|l| l
+                .starts_with("GET /token?service=berth-test&scope=repository%3Atok%2Fbb%3Apull")),
+        "{log:?}"
+    );
 }
