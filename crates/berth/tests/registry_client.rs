@@ -463,6 +463,19 @@ fn a_manifest_list_gives_the_platform_asked_for() {
         .map(|p| p["architecture"].as_str().unwrap())
         .collect();
     assert_eq!(archs, ["arm64", "amd64"]);
+    // A single-platform image asked for another platform.
+    let o = d.berth(&[
+        "pull",
+        "--platform",
+        "linux/arm64",
+        &format!("{h}/test/multi:amd"),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64"),
+        "{}",
+        stderr(&o)
+    );
     // pull -a: every tag.
     let o = d.berth(&["pull", "-a", &name]);
     assert_ok(&o, "pull -a");

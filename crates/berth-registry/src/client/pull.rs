@@ -202,6 +202,7 @@ pub async fn resolve(
         }
     }
     let mut fetched = manifest::parse(&body, &ctype, &r.familiar_string())?;
+    let was_index = matches!(fetched, Fetched::Index(_));
     if let Fetched::Index(list) = &fetched {
         let Some(d) = manifest::choose(list, &want) else {
             let mut p = format!("{}/{}", want.os, want.architecture);
@@ -246,6 +247,17 @@ pub async fn resolve(
     let cfg_json: Value = serde_json::from_slice(&config_bytes).map_err(|e| {
         RegistryError::Registry(format!("image config {}: invalid JSON: {e}", config.digest))
     })?;
+    // A single-platform image pulled for a platform it is not: docker's refusal.
+    if let (Some(p), false) = (platform.filter(|p| !p.is_empty()), was_index) {
+        let os = cfg_json["os"].as_str().unwrap_or("");
+        let arch = cfg_json["architecture"].as_str().unwrap_or("");
+        if os != want.os || arch != want.architecture {
+            return Err(RegistryError::NotFound(format!(
+                "image with reference {} was found but does not match the specified platform: wanted {p}, actual: {os}/{arch}",
+                r.familiar_string()
+            )));
+        }
+    }
     let diff_ids: Vec<String> = cfg_json
         .pointer("/rootfs/diff_ids")
         .and_then(Value::as_array)
