@@ -1232,3 +1232,28 @@ fn bearer_tokens_anonymous_and_with_credentials() {
         "{log:?}"
     );
 }
+
+#[test]
+fn info_shows_insecure_registries_and_mirrors() {
+    let d = TestDaemon::start_with(&[
+        "--insecure-registry=reg.test:5000",
+        "--insecure-registry=10.9.0.0/16",
+        "--registry-mirror=https://mirror.test",
+    ]);
+    for (who, o) in [
+        ("docker", d.docker(&["info"])),
+        ("berth", d.berth(&["info"])),
+    ] {
+        let out = stdout(&o);
+        assert!(
+            out.contains(
+                " Insecure Registries:\n  reg.test:5000\n  ::1/128\n  127.0.0.0/8\n  10.9.0.0/16\n"
+            ),
+            "{who}: {out}"
+        );
+        assert!(
+            out.contains(" Registry Mirrors:\n  https://mirror.test/\n"),
+            "{who}: {out}"
+        );
+    }
+}

@@ -100,6 +100,41 @@ impl RegistryConfig {
     }
 }
 
+impl RegistryConfig {
+    /// `RegistryConfig` of `GET /info`, as dockerd reports it.
+    pub fn info(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut cidrs = vec!["::1/128".to_string(), "127.0.0.0/8".to_string()];
+        let mut index = serde_json::Map::new();
+        let mirrors: Vec<String> = self
+            .mirrors
+            .iter()
+            .map(|m| format!("{}/", m.trim_end_matches('/')))
+            .collect();
+        index.insert(
+            "docker.io".into(),
+            json!({"Name": "docker.io", "Mirrors": mirrors, "Secure": true, "Official": true}),
+        );
+        for i in &self.insecure {
+            if i.contains('/') {
+                if !cidrs.contains(i) {
+                    cidrs.push(i.clone());
+                }
+            } else {
+                index.insert(
+                    i.clone(),
+                    json!({"Name": i, "Mirrors": [], "Secure": false, "Official": false}),
+                );
+            }
+        }
+        json!({
+            "IndexConfigs": index,
+            "InsecureRegistryCIDRs": cidrs,
+            "Mirrors": mirrors,
+        })
+    }
+}
+
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
