@@ -38,6 +38,12 @@ impl Registry {
     /// `extra` is more YAML under `http:`/top level; `tls` serves HTTPS with a cert of the
     /// test CA in `dir/ca.crt`.
     fn start_with(auth_yaml: &str, tls: bool) -> Registry {
+        Self::start_full(auth_yaml, tls, false)
+    }
+
+    /// As `start_with`; `client_certs` makes the registry ask for client certificates
+    /// signed by the test CA.
+    fn start_full(auth_yaml: &str, tls: bool, client_certs: bool) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("berth-registry-")
             .tempdir_in("/tmp")
@@ -45,10 +51,17 @@ impl Registry {
         let port = free_port();
         let tls_yaml = if tls {
             make_certs(dir.path());
-            format!(
+            let mut y = format!(
                 "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\n",
                 dir.path().display()
-            )
+            );
+            if client_certs {
+                y.push_str(&format!(
+                    "    clientcas:\n      - {}/ca.crt\n",
+                    dir.path().display()
+                ));
+            }
+            y
         } else {
             String::new()
         };
@@ -1256,4 +1269,69 @@ fn info_shows_insecure_registries_and_mirrors() {
             "{who}: {out}"
         );
     }
+}
+
+#[test]
+fn client_certificates_from_the_certs_dir() {
+    let reg = Registry::start_full("", true, true);
+    let h = reg.host();
+    let ca = reg.dir.path();
+    // A client certificate signed by the test CA.
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(ca)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=berth client",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]);
+    std::fs::write(ca.join("client-ext.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "client-ext.cnf",
+        "-out",
+        "client.cert",
+    ]);
+    let certs = tempfile::tempdir().unwrap();
+    let mine = certs.path().join(&h);
+    std::fs::create_dir_all(&mine).unwrap();
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        std::fs::copy(ca.join(f), mine.join(f)).unwrap();
+    }
+    let d = TestDaemon::start_with(&[&format!("--registry-certs-dir={}", certs.path().display())]);
+    d.import_busybox();
+    let name = format!("{h}/mtls/bb:1");
+    assert_ok(&d.berth(&["tag", "busybox", &name]), "tag");
+    assert_ok(&d.berth(&["push", &name]), "push with a client certificate");
+    assert_ok(&d.berth(&["rmi", &name]), "rmi");
+    assert_ok(&d.berth(&["pull", &name]), "pull with a client certificate");
+
+    // Without the certificate the registry refuses the handshake.
+    std::fs::remove_file(mine.join("client.cert")).unwrap();
+    assert_ok(&d.berth(&["rmi", &name]), "rmi");
+    let o = d.berth(&["pull", &name]);
+    assert!(!o.status.success(), "{}", stdout(&o));
 }

@@ -1,5 +1,6 @@
 //! Which registries are insecure (plain HTTP, unchecked TLS), docker.io's mirrors, and where
-//! registries' CA certificates are (`<certs dir>/<host:port>/*.crt`, as docker's certs.d).
+//! registries' CA and client certificates are (`<certs dir>/<host:port>/*.crt`, `*.cert` +
+//! `*.key`, as docker's certs.d).
 
 use std::net::IpAddr;
 use std::path::PathBuf;

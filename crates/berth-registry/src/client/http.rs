@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpStream;
@@ -49,7 +49,8 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// The system's CAs plus `certs_dir/<host>/*.crt`.
+    /// The system's CAs plus `certs_dir/<host>/*.crt`; a client certificate
+    /// `certs_dir/<host>/*.cert` with its `*.key` when there is one.
     pub fn for_host(certs_dir: &Path, host: &str) -> Tls {
         let mut roots = RootCertStore::empty();
         for b in SYSTEM_BUNDLES {
@@ -80,17 +81,30 @@ impl Tls {
                 }
             }
         }
+        let client = client_cert(&certs_dir.join(host));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let finish =
+            |b: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>| match &client
+            {
+                Some((certs, key)) => b
+                    .with_client_auth_cert(certs.clone(), key.clone_key())
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(host, error = %e, "registry client certificate refused");
+                        unreachable_config()
+                    }),
+                None => b.with_no_client_auth(),
+            };
         let verified = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .map(|b| finish(b.with_root_certificates(roots)))
             .unwrap_or_else(|_| unreachable_config());
         let unverified = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map(|b| {
-                b.dangerous()
-                    .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                    .with_no_client_auth()
+                finish(
+                    b.dangerous()
+                        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider))),
+                )
             })
             .unwrap_or_else(|_| unreachable_config());
         Tls {
@@ -98,6 +112,30 @@ impl Tls {
             unverified: Arc::new(unverified),
         }
     }
+}
+
+/// A client certificate of a registry: `NAME.cert` with its `NAME.key` (as docker's certs.d).
+fn client_cert(dir: &Path) -> Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let rd = std::fs::read_dir(dir).ok()?;
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("cert") {
+            continue;
+        }
+        let key = p.with_extension("key");
+        let (Ok(cert_pem), Ok(key_pem)) = (std::fs::read(&p), std::fs::read(&key)) else {
+            tracing::warn!(cert = %p.display(), "registry client certificate without its .key");
+            continue;
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+            .flatten()
+            .collect();
+        match PrivateKeyDer::from_pem_slice(&key_pem) {
+            Ok(k) if !certs.is_empty() => return Some((certs, k)),
+            _ => tracing::warn!(key = %key.display(), "cannot read registry client key"),
+        }
+    }
+    None
 }
 
 /// ring supports the default protocol versions; this is never reached.
