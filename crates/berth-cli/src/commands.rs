@@ -2,8 +2,8 @@
 
 use crate::flags::{Matches, Spec};
 use crate::{
-    archive, container, exec, image, inspect, login, logs, network, prog, ps, report, run, system,
-    volume, Cli,
+    archive, container, exec, image, inspect, login, logs, network, prog, ps, report, run, search,
+    system, volume, Cli,
 };
 use crate::{stats, update};
 
@@ -122,6 +122,7 @@ fn spec_for(canon: &str) -> Option<Spec> {
         .or_else(|| stats::spec(canon))
         .or_else(|| update::spec(canon))
         .or_else(|| login::spec(canon))
+        .or_else(|| search::spec(canon))
 }
 
 async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Result<i32> {
@@ -134,6 +135,7 @@ async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Res
         _ if canon == "container.stats" => stats::run(cli, m).await,
         _ if canon == "container.update" => update::run(cli, m).await,
         "login" | "logout" => login::run(cli, canon, m).await,
+        "search" => search::run(cli, m).await,
         _ if inspect::handles(canon) => inspect::run(cli, canon, m).await,
         _ if archive::handles(canon) => archive::run(cli, canon, m).await,
         "container" => container::run(cli, canon, m).await,
@@ -193,7 +195,7 @@ pub async fn dispatch(cli: &Cli, words: &[String]) -> i32 {
         (format!("{g}.{}", c.1), format!("{g} {}", c.1), &words[2..])
     } else if let Some(c) = COMMANDS.iter().find(|c| c.3 == Some(first)) {
         (format!("{}.{}", c.0, c.1), first.to_string(), &words[1..])
-    } else if matches!(first, "inspect" | "version" | "login" | "logout") {
+    } else if matches!(first, "inspect" | "version" | "login" | "logout" | "search") {
         (first.to_string(), first.to_string(), &words[1..])
     } else {
         return unknown(first, "");

@@ -13,7 +13,17 @@ use serde_json::{json, Map, Value};
 /// The key docker.io's credentials are stored under.
 pub const DOCKER_HUB: &str = "https://index.docker.io/v1/";
 
+/// `--config`, when given: it wins over `DOCKER_CONFIG`.
+static CONFIG_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+pub fn set_config_dir(dir: &str) {
+    let _ = CONFIG_DIR.set(PathBuf::from(dir));
+}
+
 fn config_path() -> PathBuf {
+    if let Some(d) = CONFIG_DIR.get() {
+        return d.join("config.json");
+    }
     let dir = std::env::var_os("DOCKER_CONFIG")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)

@@ -120,7 +120,7 @@ pub fn spec(canon: &str) -> Option<Spec> {
                     "platform",
                     None,
                     "string",
-                    "Push a platform-specific manifest as a single-platform image to the registry.",
+                    "Push a platform-specific manifest as a single-platform image to the registry.\nImage index won't be pushed, meaning that other manifests, including attestations won't be preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)",
                 ),
                 b("quiet", Some('q'), "Suppress verbose output"),
             ],
@@ -192,6 +192,27 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
                 anyhow::bail!("tag can't be used with --all-tags/-a");
             }
             let quiet = m.flag("quiet");
+            let platform = m.str("platform");
+            if !platform.is_empty() {
+                // berth keeps one platform of an image: it must be the one asked for.
+                let (_, _, full) = normalize_ref(&m.args[0]);
+                let img = cli
+                    .client
+                    .get_json(&format!("/images/{}/json", enc(&full)))
+                    .await?;
+                let actual = format!(
+                    "{}/{}",
+                    img["Os"].as_str().unwrap_or(""),
+                    img["Architecture"].as_str().unwrap_or("")
+                );
+                let mut want = platform.split('/');
+                let (os, arch) = (want.next().unwrap_or(""), want.next().unwrap_or(""));
+                if format!("{os}/{arch}") != actual {
+                    anyhow::bail!(
+                        "Error response from daemon: image with reference {full} was found but does not match the specified platform: wanted {platform}, actual: {actual}"
+                    );
+                }
+            }
             push(cli, &m.args[0], all, quiet).await?;
             if quiet {
                 let (_, _, full) = normalize_ref(&m.args[0]);

@@ -228,8 +228,18 @@ fn push_then_pull_back_with_the_berth_cli() {
     let (code, _) = reg.curl(&["-I"], &format!("/v2/test/busybox/manifests/{digest}"));
     assert_eq!(code, 200);
 
+    // --platform: the image's own platform only.
+    let o = d.berth(&["push", "--platform", "linux/arm64", &name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(
+            "does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        ),
+        "{}",
+        stderr(&o)
+    );
     // A second push finds the layer there.
-    let o = d.berth(&["push", &name]);
+    let o = d.berth(&["push", "--platform", "linux/amd64", &name]);
     assert_ok(&o, "push again");
     assert!(
         stdout(&o).contains("Layer already exists"),
@@ -937,6 +947,22 @@ fn search_uses_the_v1_api_and_says_when_there_is_none() {
     assert_ok(&o, "docker search --filter");
     assert!(!stdout(&o).contains("tools/box"), "{}", stdout(&o));
     assert!(stdout(&o).contains("busybox"), "{}", stdout(&o));
+    // The berth CLI prints what the docker CLI prints.
+    for args in [
+        vec!["search".to_string(), format!("127.0.0.1:{port}/box")],
+        vec![
+            "search".to_string(),
+            "--no-trunc".to_string(),
+            "--format".to_string(),
+            "{{.Name}}: {{.StarCount}} {{.IsOfficial}}".to_string(),
+            format!("127.0.0.1:{port}/box"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (k, b) = (d.docker(&args), d.berth(&args));
+        assert_ok(&b, "berth search");
+        assert_eq!(stdout(&b), stdout(&k), "{args:?}");
+    }
     // Distribution has no search API: a clear error.
     let o = d.docker(&["search", &format!("{}/box", reg.host())]);
     assert!(!o.status.success());
