@@ -22,6 +22,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod session;
+mod unpack;
 
 pub use auth::AuthConfig;
 pub use config::RegistryConfig;

@@ -17,7 +17,7 @@ use super::config::RegistryConfig;
 use super::download::{download, Growing};
 use super::http::read_body;
 use super::manifest::{self, Descriptor, Fetched, Platform};
-use super::progress::{short, Progress, Throttle};
+use super::progress::{short, Progress};
 use super::session::{unexpected, Repository};
 use super::RegistryError;
 
@@ -383,7 +383,7 @@ pub async fn fetch(
             });
         }
         tokio::task::spawn_blocking(move || {
-            store_all(
+            super::unpack::store_all(
                 &store, &progress, &diff_ids, &layers, &ids, &growing, &config, &manifest, &refs,
             )
         })
@@ -434,111 +434,4 @@ pub async fn fetch(
         digest: res.digest,
         changed: reg.changed,
     })
-}
-
-/// The blocking half: unpack every needed layer as it arrives, then register the image.
-#[allow(clippy::too_many_arguments)]
-fn store_all(
-    store: &ImageStore,
-    progress: &Progress,
-    diff_ids: &[String],
-    layers: &[Descriptor],
-    ids: &[String],
-    growing: &[(usize, Arc<Growing>)],
-    config: &[u8],
-    manifest: &[u8],
-    refs: &[Reference],
-) -> Result<berth_image::Registered, RegistryError> {
-    let mut lease = store.hold_for_pull(diff_ids);
-    let fail_all = |msg: &str| {
-        for (_, g) in growing {
-            g.finish(Err(msg.to_string()));
-        }
-    };
-    // Layers sharing a blob are unpacked by the first one only.
-    let mut first_of: Vec<(usize, &Arc<Growing>)> = Vec::new();
-    for (i, g) in growing {
-        if !first_of
-            .iter()
-            .any(|(j, _)| layers[*j].digest == layers[*i].digest)
-        {
-            first_of.push((*i, g));
-        }
-    }
-    let results: Vec<(usize, Result<u64, RegistryError>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = first_of
-            .iter()
-            .map(|(i, g)| {
-                let i = *i;
-                let g = (*g).clone();
-                let progress = progress.clone();
-                let id = ids[i].clone();
-                let size = layers[i].size;
-                let what = layers[i].digest.clone();
-                let fail_all = &fail_all;
-                let h = s.spawn(move || {
-                    let r = (|| -> Result<u64, RegistryError> {
-                        let mut reader = g
-                            .reader()
-                            .map_err(|e| RegistryError::io(format!("blob {what}"), e))?;
-                        let mut bar = Throttle::new(progress.clone(), &id, "Extracting");
-                        reader.on_read(move |pos, done| {
-                            if done {
-                                bar.update(pos, size);
-                            }
-                        });
-                        let n = store.store_layer(reader, &what, &diff_ids[..=i])?;
-                        progress.layer(&id, "Pull complete");
-                        Ok(n)
-                    })();
-                    // A failed unpack stops the others; a failed download only its own
-                    // layer, so finished layers stay stored for the next attempt.
-                    if let Err(e) = &r {
-                        if !g.failed() {
-                            fail_all(&e.to_string());
-                        }
-                    }
-                    r
-                });
-                (i, h)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(i, h)| {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(RegistryError::Registry("layer unpack panicked".into()))
-                });
-                (i, r)
-            })
-            .collect()
-    });
-    let mut sizes_by_index = std::collections::HashMap::new();
-    for (i, r) in results {
-        sizes_by_index.insert(i, r?);
-    }
-    // Layers repeated in the image: stored by their first occurrence, or unpacked now on
-    // their own chain.
-    for (i, g) in growing {
-        if sizes_by_index.contains_key(i) {
-            continue;
-        }
-        if !store.has_layer(&diff_ids[..=*i]) {
-            let reader = std::fs::File::open(&g.path)
-                .map_err(|e| RegistryError::io(format!("open {}", g.path.display()), e))?;
-            let n = store.store_layer(reader, &layers[*i].digest, &diff_ids[..=*i])?;
-            sizes_by_index.insert(*i, n);
-        }
-        progress.layer(&ids[*i], "Pull complete");
-    }
-    let sizes: Vec<u64> = (0..layers.len())
-        .map(|i| {
-            sizes_by_index
-                .get(&i)
-                .copied()
-                .or_else(|| store.layer_size(&diff_ids[..=i]))
-                .unwrap_or(0)
-        })
-        .collect();
-    Ok(store.register_pulled(config, sizes, manifest, refs, &mut lease)?)
 }
