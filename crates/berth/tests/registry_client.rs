@@ -351,7 +351,7 @@ fn layer_digests(manifest: &str) -> Vec<(String, u64)> {
 #[test]
 fn an_interrupted_pull_resumes_without_refetching_finished_layers() {
     let reg = Registry::start();
-    let d = TestDaemon::start();
+    let mut d = TestDaemon::start();
     d.import_busybox();
     let h = reg.host();
     // A second layer of 6 MB that gzip cannot shrink.
@@ -393,6 +393,8 @@ fn an_interrupted_pull_resumes_without_refetching_finished_layers() {
         "no image after a failed pull"
     );
 
+    // What was downloaded survives a restart of the daemon.
+    d.restart();
     proxy.cut.store(false, Ordering::SeqCst);
     let before = proxy.requests().len();
     let o = d.berth(&["pull", &via]);
