@@ -9,6 +9,8 @@ pub enum ErrorKind {
     InvalidParameter,
     /// 404: the object does not exist.
     NotFound,
+    /// 401: a registry refused the credentials.
+    Unauthorized,
     /// 403: the operation is not allowed on this object (a pre-defined network, one in use).
     Forbidden,
     /// 409: the object is in a state that forbids the request (name in use, running container).
@@ -27,6 +29,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidParameter => 400,
             ErrorKind::NotFound => 404,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::Conflict => 409,
             ErrorKind::NotModified => 304,

@@ -2,8 +2,8 @@
 
 use crate::flags::{Matches, Spec};
 use crate::{
-    archive, container, exec, image, inspect, logs, network, prog, ps, report, run, system, volume,
-    Cli,
+    archive, container, exec, image, inspect, login, logs, network, prog, ps, report, run, search,
+    system, volume, Cli,
 };
 use crate::{stats, update};
 
@@ -40,6 +40,8 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("image", "load", &[], Some("load")),
     ("image", "ls", &["list"], Some("images")),
     ("image", "prune", &[], None),
+    ("image", "pull", &[], Some("pull")),
+    ("image", "push", &[], Some("push")),
     ("image", "rm", &["remove"], Some("rmi")),
     ("image", "save", &[], Some("save")),
     ("image", "tag", &[], Some("tag")),
@@ -119,6 +121,8 @@ fn spec_for(canon: &str) -> Option<Spec> {
         .or_else(|| network::spec(canon))
         .or_else(|| stats::spec(canon))
         .or_else(|| update::spec(canon))
+        .or_else(|| login::spec(canon))
+        .or_else(|| search::spec(canon))
 }
 
 async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Result<i32> {
@@ -130,6 +134,8 @@ async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Res
         _ if canon == "container.logs" => logs::run(cli, m).await,
         _ if canon == "container.stats" => stats::run(cli, m).await,
         _ if canon == "container.update" => update::run(cli, m).await,
+        "login" | "logout" => login::run(cli, canon, m).await,
+        "search" => search::run(cli, m).await,
         _ if inspect::handles(canon) => inspect::run(cli, canon, m).await,
         _ if archive::handles(canon) => archive::run(cli, canon, m).await,
         "container" => container::run(cli, canon, m).await,
@@ -189,7 +195,7 @@ pub async fn dispatch(cli: &Cli, words: &[String]) -> i32 {
         (format!("{g}.{}", c.1), format!("{g} {}", c.1), &words[2..])
     } else if let Some(c) = COMMANDS.iter().find(|c| c.3 == Some(first)) {
         (format!("{}.{}", c.0, c.1), first.to_string(), &words[1..])
-    } else if first == "inspect" || first == "version" {
+    } else if matches!(first, "inspect" | "version" | "login" | "logout" | "search") {
         (first.to_string(), first.to_string(), &words[1..])
     } else {
         return unknown(first, "");

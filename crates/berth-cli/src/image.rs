@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::client::{enc, query};
 use crate::flags::{b, l, v, Args, Matches, Spec};
-use crate::pull::{normalize_ref, pull, qualified};
+use crate::pull::{normalize_ref, pull_tags, push, qualified};
 use crate::table::{ellipsis, short_id, Formatter};
 use crate::units::human_size;
 use crate::util::{add_filter, confirm, filters_json, go_time, reclaimed, rfc3339, since};
@@ -105,6 +105,27 @@ pub fn spec(canon: &str) -> Option<Spec> {
             ],
         )
         .args(Args::Exact(1)),
+        "image.push" => Spec::new(
+            "push",
+            "push [OPTIONS] NAME[:TAG]",
+            "Upload an image to a registry",
+            vec![
+                b(
+                    "all-tags",
+                    Some('a'),
+                    "Push all tags of an image to the repository",
+                ),
+                b("disable-content-trust", None, "Skip image signing").def("true"),
+                v(
+                    "platform",
+                    None,
+                    "string",
+                    "Push a platform-specific manifest as a single-platform image to the registry.\nImage index won't be pushed, meaning that other manifests, including attestations won't be preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)",
+                ),
+                b("quiet", Some('q'), "Suppress verbose output"),
+            ],
+        )
+        .args(Args::Exact(1)),
         "image.prune" => Spec::new(
             "image prune",
             "image prune [OPTIONS]",
@@ -149,13 +170,61 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
             Ok(0)
         }
         "image.pull" => {
-            let (_, tag, full) = normalize_ref(&m.args[0]);
+            let (repo, tag, full) = normalize_ref(&m.args[0]);
             let quiet = m.flag("quiet");
-            if !quiet && !m.args[0].contains(':') && !m.args[0].contains('@') {
+            let all = m.flag("all-tags");
+            let named =
+                m.args[0].contains('@') || m.args[0].rsplit('/').next().unwrap_or("").contains(':');
+            if all && named {
+                anyhow::bail!("tag can't be used with --all-tags/-a");
+            }
+            if !quiet && !all && !named {
                 println!("Using default tag: {tag}");
             }
-            pull(cli, &m.args[0], &m.str("platform"), false, quiet).await?;
-            println!("{}", qualified(&full));
+            pull_tags(cli, &m.args[0], &m.str("platform"), false, quiet, all).await?;
+            println!("{}", qualified(if all { &repo } else { &full }));
+            Ok(0)
+        }
+        "image.push" => {
+            let all = m.flag("all-tags");
+            let named = m.args[0].rsplit('/').next().unwrap_or("").contains(':');
+            if all && named {
+                anyhow::bail!("tag can't be used with --all-tags/-a");
+            }
+            let quiet = m.flag("quiet");
+            let platform = m.str("platform");
+            if !platform.is_empty() {
+                // berth keeps one platform of an image: it must be the one asked for.
+                let (_, _, full) = normalize_ref(&m.args[0]);
+                let img = cli
+                    .client
+                    .get_json(&format!("/images/{}/json", enc(&full)))
+                    .await?;
+                let actual = format!(
+                    "{}/{}",
+                    img["Os"].as_str().unwrap_or(""),
+                    img["Architecture"].as_str().unwrap_or("")
+                );
+                let mut want = platform.split('/');
+                let (os, arch) = (want.next().unwrap_or(""), want.next().unwrap_or(""));
+                if format!("{os}/{arch}") != actual {
+                    anyhow::bail!(
+                        "Error response from daemon: image with reference {full} was found but does not match the specified platform: wanted {platform}, actual: {actual}"
+                    );
+                }
+            }
+            push(cli, &m.args[0], all, quiet).await?;
+            if quiet {
+                let (_, _, full) = normalize_ref(&m.args[0]);
+                println!(
+                    "{}",
+                    if all {
+                        normalize_ref(&m.args[0]).0
+                    } else {
+                        full
+                    }
+                );
+            }
             Ok(0)
         }
         _ => prune(cli, &m).await,

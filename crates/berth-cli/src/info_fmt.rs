@@ -100,11 +100,26 @@ pub fn print_server(i: &Value) {
         " Experimental: {}",
         i["ExperimentalBuild"].as_bool().unwrap_or(false)
     );
-    let insecure = list(&i["RegistryConfig"]["InsecureRegistryCIDRs"]);
+    // As the docker CLI: insecure registries by name, then the CIDRs; then the mirrors.
+    let mut insecure: Vec<String> = i["RegistryConfig"]["IndexConfigs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, c)| c["Secure"].as_bool() == Some(false))
+        .map(|(n, _)| n.clone())
+        .collect();
+    insecure.extend(list(&i["RegistryConfig"]["InsecureRegistryCIDRs"]));
     if !insecure.is_empty() {
         println!(" Insecure Registries:");
         for r in insecure {
             println!("  {r}");
+        }
+    }
+    let mirrors = list(&i["RegistryConfig"]["Mirrors"]);
+    if !mirrors.is_empty() {
+        println!(" Registry Mirrors:");
+        for m in mirrors {
+            println!("  {m}");
         }
     }
     println!(

@@ -9,12 +9,14 @@ mod attach;
 mod client;
 mod commands;
 mod container;
+mod credentials;
 mod disk;
 mod exec;
 mod flags;
 mod image;
 mod info_fmt;
 mod inspect;
+mod login;
 mod logs;
 mod network;
 mod optparse;
@@ -22,6 +24,7 @@ mod opts;
 mod ps;
 mod pull;
 mod run;
+mod search;
 mod start;
 mod stats;
 mod system;
@@ -108,7 +111,12 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   images      List images
+  login       Authenticate to a registry
+  logout      Log out from a registry
+  search      Search Docker Hub for images
   info        Display system-wide information
   version     Show the Docker version information
 
@@ -270,6 +278,9 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let Some(d) = &g.config_dir {
+        credentials::set_config_dir(d);
+    }
     let cli = Cli {
         client: Arc::new(client),
         config: load_config(g.config_dir.as_deref()),

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::client::{for_each_line, query};
+use crate::client::{empty, for_each_line, query};
 use crate::Cli;
 
 /// "busybox" → ("busybox", "latest", "busybox:latest"); digests keep their form.
@@ -46,7 +46,20 @@ pub async fn pull(
     to_stderr: bool,
     quiet: bool,
 ) -> Result<()> {
+    pull_tags(cli, image, platform, to_stderr, quiet, false).await
+}
+
+/// As [`pull`]; `all_tags` asks for every tag of the repository (`pull -a`).
+pub async fn pull_tags(
+    cli: &Cli,
+    image: &str,
+    platform: &str,
+    to_stderr: bool,
+    quiet: bool,
+    all_tags: bool,
+) -> Result<()> {
     let (repo, tag, _) = normalize_ref(image);
+    let tag = if all_tags { String::new() } else { tag };
     let path = query(
         "/images/create",
         &[
@@ -55,8 +68,58 @@ pub async fn pull(
             ("platform", platform.to_string()),
         ],
     );
-    let resp = cli.client.post(&path, None).await?;
+    let auth = crate::credentials::registry_auth_header(image);
+    let resp = cli
+        .client
+        .send(
+            hyper::Method::POST,
+            &path,
+            empty(),
+            &[("X-Registry-Auth", auth.as_str())],
+        )
+        .await?;
     print_json_stream(resp, to_stderr, quiet).await
+}
+
+/// Pushes `image` (every tag of the repository when it names none and `all_tags`).
+pub async fn push(cli: &Cli, image: &str, all_tags: bool, quiet: bool) -> Result<()> {
+    let (repo, tag, _) = normalize_ref(image);
+    let tag = if all_tags { String::new() } else { tag };
+    let path = query(&format!("/images/{repo}/push"), &[("tag", tag)]);
+    let auth = crate::credentials::registry_auth_header(image);
+    let resp = cli
+        .client
+        .send(
+            hyper::Method::POST,
+            &path,
+            empty(),
+            &[("X-Registry-Auth", auth.as_str())],
+        )
+        .await?;
+    print_json_stream(resp, false, quiet).await
+}
+
+/// Lines of layers already printed on a terminal, rewritten in place as docker does.
+#[derive(Default)]
+struct Screen {
+    ids: Vec<String>,
+}
+
+impl Screen {
+    /// The text to write for a line about `id`: a new line, or the cursor moved up to its
+    /// line, the line rewritten, and the cursor moved back.
+    fn render(&mut self, id: &str, line: &str) -> String {
+        match self.ids.iter().position(|i| i == id) {
+            Some(pos) => {
+                let up = self.ids.len() - pos;
+                format!("\x1b[{up}A\r\x1b[2K{line}\r\x1b[{up}B")
+            }
+            None => {
+                self.ids.push(id.to_string());
+                format!("{line}\n")
+            }
+        }
+    }
 }
 
 /// Displays a JSON message stream (pull, load, import): status lines, errors.
@@ -71,6 +134,7 @@ pub async fn print_json_stream(
         std::io::stdout().is_terminal()
     };
     let mut err: Option<String> = None;
+    let mut screen = Screen::default();
     for_each_line(resp, |line| {
         let Ok(msg) = serde_json::from_slice::<Value>(line) else {
             return Ok(());
@@ -93,7 +157,8 @@ pub async fn print_json_stream(
             if !progress.is_empty() && !tty {
                 return Ok(());
             }
-            if let Some(id) = msg.get("id").and_then(Value::as_str) {
+            let id = msg.get("id").and_then(Value::as_str);
+            if let Some(id) = id {
                 text.push_str(&format!("{id}: "));
             }
             text.push_str(s);
@@ -101,7 +166,16 @@ pub async fn print_json_stream(
                 text.push(' ');
                 text.push_str(progress);
             }
-            text.push('\n');
+            // On a terminal a layer's line is updated in place; "Pulling from" and the
+            // other messages with an id but no layer state are plain lines.
+            let layer_line = tty && id.is_some() && msg.get("progressDetail").is_some();
+            text = match id {
+                Some(id) if layer_line => screen.render(id, &text),
+                _ => {
+                    text.push('\n');
+                    text
+                }
+            };
         }
         if to_stderr {
             let _ = std::io::stderr().write_all(text.as_bytes());

@@ -34,6 +34,8 @@ pub struct Config {
     /// `--userns-remap`: `default`, `USER[:GROUP]` or `UID[:GID]`; containers then run in a
     /// user namespace on that user's subordinate ids.
     pub userns_remap: Option<String>,
+    /// `--insecure-registry`, `--registry-mirror` and where registries' CA certificates are.
+    pub registry: berth_registry::client::RegistryConfig,
 }
 
 /// dockerd's networking flags (`--bridge`, `--bip`, ...).
@@ -108,6 +110,7 @@ impl Default for Config {
             log_driver: "json-file".to_string(),
             log_opts: BTreeMap::new(),
             userns_remap: None,
+            registry: Default::default(),
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct Daemon {
     table: JsonTable,
     pub containers: Containers,
     pub execs: Execs,
-    pub images: ImageStore,
+    pub images: Arc<ImageStore>,
     pub volumes: Volumes,
     pub networks: network::Networks,
     /// Serialises the name check and the record write of `create`.
@@ -97,7 +97,7 @@ impl Daemon {
             config.network.clone(),
             &config.exec_root,
         )?;
-        let images = ImageStore::open(&config.data_root, db)?;
+        let images = Arc::new(ImageStore::open(&config.data_root, db)?);
         let volumes = Volumes::open(&config.data_root)
             .map_err(|source| DaemonError::Dir {
                 path: config.data_root.join("volumes"),

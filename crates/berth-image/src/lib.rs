@@ -10,4 +10,5 @@ mod sys;
 
 pub use error::{ImageError, Kind};
 pub use store::changes::apply_changes;
+pub use store::pull::{BlobSource, PullLease, PushImage, Registered};
 pub use store::{DeleteItem, HistoryItem, ImageInfo, ImageStore};

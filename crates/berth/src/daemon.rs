@@ -91,6 +91,15 @@ pub struct DaemonArgs {
     /// User/Group setting for user namespaces
     #[arg(long, value_name = "string")]
     pub userns_remap: Option<String>,
+    /// Enable insecure registry communication
+    #[arg(long = "insecure-registry", value_name = "list")]
+    pub insecure_registry: Vec<String>,
+    /// Preferred Docker registry mirror
+    #[arg(long = "registry-mirror", value_name = "list")]
+    pub registry_mirror: Vec<String>,
+    /// Directory of registries' CA certificates, <host:port>/*.crt (default /etc/berth/certs.d)
+    #[arg(long, value_name = "string")]
+    pub registry_certs_dir: Option<PathBuf>,
 }
 
 /// An entry of daemon.json's `default-address-pools`.
@@ -130,6 +139,8 @@ struct FileConfig {
     log_driver: Option<String>,
     log_opts: Option<std::collections::BTreeMap<String, String>>,
     userns_remap: Option<String>,
+    insecure_registries: Option<Vec<String>>,
+    registry_mirrors: Option<Vec<String>>,
 }
 
 fn read_file_config(path: &std::path::Path, explicit: bool) -> anyhow::Result<FileConfig> {
@@ -209,6 +220,16 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
         (!log_opt_flags.is_empty()).then_some(log_opt_flags),
         file.log_opts,
         "log-opts"
+    );
+    let insecure = pick!(
+        (!args.insecure_registry.is_empty()).then_some(args.insecure_registry),
+        file.insecure_registries,
+        "insecure-registries"
+    );
+    let mirrors = pick!(
+        (!args.registry_mirror.is_empty()).then_some(args.registry_mirror),
+        file.registry_mirrors,
+        "registry-mirrors"
     );
     if !conflicts.is_empty() {
         bail!(
@@ -304,6 +325,16 @@ fn build_config(args: DaemonArgs) -> anyhow::Result<(Config, String)> {
     }
     config.log_opts = log_opts.unwrap_or_default();
     config.userns_remap = userns_remap.filter(|s| !s.is_empty());
+    config.registry.insecure = insecure.unwrap_or_default();
+    for m in mirrors.iter().flatten() {
+        if !(m.starts_with("https://") || m.starts_with("http://")) {
+            bail!("invalid mirror: unsupported scheme {m:?} in {m:?}");
+        }
+    }
+    config.registry.mirrors = mirrors.unwrap_or_default();
+    if let Some(d) = args.registry_certs_dir {
+        config.registry.certs_dir = d;
+    }
     berth_shim::log::validate(&config.log_driver, &config.log_opts)
         .map_err(|e| anyhow::anyhow!("unable to configure the daemon: {e}"))?;
     config.berth_exe = std::env::current_exe().context("locate the berth executable")?;
@@ -480,6 +511,44 @@ mod tests {
         let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
         assert_eq!(c.data_root, PathBuf::from("/x"));
         assert!(c.debug);
+    }
+
+    #[test]
+    fn registry_settings_from_flags_and_daemon_json() {
+        let (c, _) = build_config(parse(&[
+            "--insecure-registry",
+            "10.0.0.0/8",
+            "--insecure-registry=reg.test:5000",
+            "--registry-mirror",
+            "https://mirror.test",
+            "--registry-certs-dir",
+            "/c/certs.d",
+        ]))
+        .unwrap();
+        assert_eq!(c.registry.insecure, ["10.0.0.0/8", "reg.test:5000"]);
+        assert_eq!(c.registry.mirrors, ["https://mirror.test"]);
+        assert_eq!(c.registry.certs_dir, PathBuf::from("/c/certs.d"));
+        assert!(c.registry.is_insecure("10.1.2.3:5000"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("daemon.json");
+        std::fs::write(
+            &f,
+            r#"{"insecure-registries": ["reg.test:5000"], "registry-mirrors": ["http://m.test"]}"#,
+        )
+        .unwrap();
+        let (c, _) = build_config(parse(&["--config-file", f.to_str().unwrap()])).unwrap();
+        assert_eq!(c.registry.insecure, ["reg.test:5000"]);
+        assert_eq!(c.registry.mirrors, ["http://m.test"]);
+        let err = build_config(parse(&[
+            "--config-file",
+            f.to_str().unwrap(),
+            "--registry-mirror=https://x.test",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("registry-mirrors"), "{err}");
+        let err = build_config(parse(&["--registry-mirror=ftp://x"])).unwrap_err();
+        assert!(err.to_string().contains("invalid mirror"), "{err}");
     }
 
     #[test]

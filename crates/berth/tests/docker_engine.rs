@@ -53,9 +53,9 @@ fn run_output_and_exit_codes() {
     let o = d.docker(&["run", "--rm", "busybox", "/etc/passwd"]);
     assert_eq!(code(&o), 126, "{}", stderr(&o));
 
-    let o = d.docker(&["run", "--rm", "nosuchimage"]);
+    let o = d.docker(&["run", "--rm", "127.0.0.1:1/nosuchimage"]);
     assert_eq!(code(&o), 125);
-    assert!(stderr(&o).contains("Unable to find image 'nosuchimage:latest' locally"));
+    assert!(stderr(&o).contains("Unable to find image '127.0.0.1:1/nosuchimage:latest' locally"));
 
     // --rm removed its container; the others stay.
     let o = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
         .route("/commit", post(commit))
+        .route("/auth", post(auth))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(by_name_get).post(by_name_post).delete(by_name_delete),
@@ -156,19 +158,13 @@ fn repo_tag(q: &HashMap<String, String>) -> Option<String> {
 async fn create(
     State(d): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     body: Body,
 ) -> HttpResult<Response> {
     let changes = changes_param(&pairs);
     let q: HashMap<String, String> = pairs.into_iter().collect();
-    if let Some(image) = q.get("fromImage").filter(|s| !s.is_empty()) {
-        let tag = q
-            .get("tag")
-            .filter(|t| !t.is_empty())
-            .map_or("latest".to_string(), |t| t.clone());
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {image}:{tag}: berth has no registry client yet (images come from `import` or `load`)"
-        ))
-        .into());
+    if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
+        return super::registry::pull(d, &q, &headers).await;
     }
     let src = q.get("fromSrc").cloned().unwrap_or_default();
     if src != "-" {
@@ -316,9 +312,27 @@ async fn prune(State(d): State<AppState>, Query(q): Q) -> HttpResult<Json<Value>
     })))
 }
 
-async fn search(Query(q): Q) -> HttpResult<Json<Value>> {
-    let term = q.get("term").cloned().unwrap_or_default();
-    Err(ApiError::system(format!("search {term}: berth has no registry client yet")).into())
+async fn auth(State(d): State<AppState>, body: Bytes) -> HttpResult<Response> {
+    super::registry::auth(d, body).await
+}
+
+async fn search(
+    State(d): State<AppState>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    super::registry::search(d, &q, &headers).await
+}
+
+async fn distribution(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    match rest.strip_suffix("/json") {
+        Some(name) => super::registry::distribution(d, name, &headers).await,
+        None => Err(ApiError::not_found("page not found").into()),
+    }
 }
 
 async fn by_name_get(
@@ -343,6 +357,7 @@ async fn by_name_post(
     State(d): State<AppState>,
     Path(rest): Path<String>,
     Query(q): Q,
+    headers: HeaderMap,
 ) -> HttpResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get("repo").cloned().unwrap_or_default();
@@ -363,9 +378,7 @@ async fn by_name_post(
         return Ok(StatusCode::CREATED.into_response());
     }
     if let Some(name) = rest.strip_suffix("/push") {
-        return Err(
-            ApiError::system(format!("push {name}: berth has no registry client yet")).into(),
-        );
+        return super::registry::push(d, name, &q, &headers).await;
     }
     Err(ApiError::not_found("page not found").into())
 }

@@ -11,6 +11,7 @@ mod images;
 mod io;
 mod listen;
 mod networks;
+mod registry;
 mod system;
 mod tls;
 mod volumes;

@@ -169,7 +169,7 @@ async fn info(State(d): State<AppState>, _q: Query<NoQuery>) -> Json<serde_json:
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+        "RegistryConfig": d.config.registry.info(),
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": mem_total(),
         "DockerRootDir": d.config.data_root,

@@ -29,13 +29,18 @@ impl Compression {
     }
 }
 
-/// Wraps `r` in a decompressor chosen by its first bytes (plain tar or gzip).
+/// Wraps `r` in a decompressor chosen by its first bytes (plain tar, gzip or zstd).
 pub fn decompress<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, LayerError> {
     let mut br = BufReader::with_capacity(64 * 1024, r);
     let head = br.fill_buf().map_err(LayerError::Tar)?;
     match Compression::detect(head) {
         Compression::None => Ok(Box::new(br)),
         Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(br))),
+        Compression::Zstd => {
+            let d = ruzstd::decoding::StreamingDecoder::new(br)
+                .map_err(|e| LayerError::Tar(std::io::Error::other(format!("zstd: {e}"))))?;
+            Ok(Box::new(d))
+        }
         other => Err(LayerError::UnsupportedCompression(
             format!("{other:?}").to_lowercase(),
         )),

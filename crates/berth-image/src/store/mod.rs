@@ -10,6 +10,7 @@ mod info;
 mod layers;
 mod load;
 mod meta;
+pub mod pull;
 mod save;
 #[cfg(test)]
 mod tests;
