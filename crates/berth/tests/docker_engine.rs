@@ -749,7 +749,11 @@ fn network_and_uts_modes() {
     assert_ok(&o, "run --network host");
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..2], [host_name.trim_end(), &*host_net.to_string_lossy()], "{out}");
+    assert_eq!(
+        lines[..2],
+        [host_name.trim_end(), &*host_net.to_string_lossy()],
+        "{out}"
+    );
     // and it sees the host's links (lo and more), not a private namespace's lone lo
     assert!(lines[2].parse::<u32>().unwrap() > 1, "{out}");
     let o = d.docker(&["run", "--rm", "--uts", "host", "busybox", "hostname"]);

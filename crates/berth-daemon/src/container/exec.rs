@@ -221,8 +221,7 @@ impl Daemon {
             cap_add: strs(&record.host_config["CapAdd"]),
             cap_drop: strs(&record.host_config["CapDrop"]),
             // As dockerd: an exec runs with the container's process settings.
-            no_new_privileges: security::parse_security_opts(&record.host_config)
-                .unwrap_or(false),
+            no_new_privileges: security::parse_security_opts(&record.host_config).unwrap_or(false),
             oom_score_adj: super::spec::oom_score_adj(&record.host_config),
             rlimits: security::rlimits(&record.host_config),
         };

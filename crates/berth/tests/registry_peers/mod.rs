@@ -1,5 +1,5 @@
-//! The other side of the registry tests: Debian's `docker-registry` (Distribution 2.8) on a
-//! free port of 127.0.0.1, and small TCP peers: a proxy that cuts a download mid-layer, a v1
+//! The other side of the registry tests: Debian's `docker-registry` (Distribution 2.8) or
+//! berth's own `berth registry serve` on a free port of 127.0.0.1, and small TCP peers: a proxy that cuts a download mid-layer, a v1
 //! search API, a bearer-token front. Each stops with its owner (killed or closed on drop).
 #![allow(dead_code)]
 
@@ -17,6 +17,64 @@ pub struct Registry {
     pub port: u16,
     child: Child,
     tls: bool,
+}
+
+/// A `berth registry serve` of the test's own: free port, temp root, killed on drop.
+pub struct BerthRegistry {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl BerthRegistry {
+    /// `prepare` gets the registry's temp dir and port and answers more `berth registry serve`
+    /// flags (their files may be made in that dir).
+    pub fn start(prepare: impl FnOnce(&Path, u16) -> Vec<String>) -> BerthRegistry {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-registry-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = free_port();
+        let args = prepare(dir.path(), port);
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["registry", "serve", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start berth registry serve");
+        let r = BerthRegistry { dir, port, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "berth registry did not start: {}",
+                std::fs::read_to_string(r.dir.path().join("registry.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+}
+
+impl Drop for BerthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn free_port() -> u16 {
