@@ -5,6 +5,7 @@
 //! daemon and uses these.
 
 pub mod build_args;
+pub mod builder;
 pub mod cache;
 pub mod context;
 pub mod dockerfile;

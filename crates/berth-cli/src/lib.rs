@@ -6,6 +6,7 @@
 
 mod archive;
 mod attach;
+mod build;
 mod client;
 mod commands;
 mod container;

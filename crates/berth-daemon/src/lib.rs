@@ -3,6 +3,7 @@
 //! Engine API server in front of them.
 
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod container;
 pub mod events;
