@@ -70,6 +70,8 @@ impl Daemon {
                 source,
             })?;
         }
+        // Build contexts a crash left behind.
+        let _ = std::fs::remove_dir_all(config.data_root.join("build"));
         let db_path = config.data_root.join("berth.db");
         let db = redb::Database::create(&db_path).map_err(|e| DaemonError::Db {
             path: db_path.clone(),
