@@ -643,3 +643,48 @@ fn add_url_and_archives() {
         "{out}"
     );
 }
+
+#[test]
+fn quiet_rm_force_rm_and_network_flags() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo chatty && ip -o link | grep -c . > /links\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    // -q: only the image id, from both CLIs.
+    for cli in ["berth", "docker"] {
+        let o = if cli == "berth" {
+            d.berth(&["build", "-q", "--no-cache", "-t", "quiet", c])
+        } else {
+            docker_build(&d, Some("0"), &["-q", "--no-cache", "-t", "quiet", c])
+        };
+        assert_ok(&o, "build -q");
+        let out = stdout(&o);
+        assert!(
+            out.starts_with("sha256:") && out.lines().count() == 1,
+            "{cli}: {out}"
+        );
+        assert_eq!(out.trim(), inspect(&d, "quiet", "{{.Id}}"));
+    }
+    // --network none: RUN sees only the loopback link.
+    let o = d.berth(&["build", "--no-cache", "--network", "none", "-t", "nonet", c]);
+    assert_ok(&o, "build --network none");
+    let run = d.docker(&["run", "--rm", "nonet", "cat", "/links"]);
+    assert_eq!(stdout(&run), "1\n");
+    // --rm=false keeps the RUN container; --force-rm removes a failed one.
+    let o = d.berth(&["build", "--no-cache", "--rm=false", c]);
+    assert_ok(&o, "build --rm=false");
+    assert!(!stdout(&o).contains("Removing intermediate container"));
+    let kept = containers(&d);
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+    assert_ok(&d.docker(&["rm", kept.trim()]), "rm kept container");
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nRUN exit 2\n")]);
+    let o = d.berth(&["build", "--rm=false", "--force-rm", c]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(containers(&d), "");
+}
