@@ -109,11 +109,13 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
   images      List images
   info        Display system-wide information
   version     Show the Docker version information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   network     Manage networks
