@@ -148,6 +148,11 @@ pub fn copy_entry(src: &Path, dst: &Path, opts: CopyOptions) -> Result<(), CopyE
     }
     let ft = md.file_type();
     if ft.is_dir() {
+        // A symlink at the destination is replaced, never followed: its target
+        // would be read on the host, outside the image's root.
+        if fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(dst).map_err(io_err("replace", dst))?;
+        }
         if !dst.is_dir() {
             make_dirs(dst, None)?;
         }
@@ -322,6 +327,31 @@ mod tests {
         assert_eq!(container_path("a", "/w"), "/w/a");
         assert_eq!(container_path("a", ""), "/a");
         assert_eq!(container_path("/b", "/w"), "/b");
+    }
+
+    #[test]
+    fn a_symlink_at_the_destination_is_not_followed_out_of_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::set_permissions(outside.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir_all(src.path().join("d")).unwrap();
+        fs::write(src.path().join("d/f"), "x").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        symlink(outside.path(), root.path().join("d")).unwrap();
+        copy_entry(
+            &src.path().join("d"),
+            &root.path().join("d"),
+            CopyOptions::default(),
+        )
+        .unwrap();
+        assert!(root.path().join("d").is_dir());
+        assert!(!fs::symlink_metadata(root.path().join("d"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(!outside.path().join("f").exists());
+        let mode = fs::metadata(outside.path()).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
     }
 
     #[test]

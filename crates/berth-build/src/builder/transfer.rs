@@ -326,11 +326,10 @@ impl<'a> Builder<'a> {
                         )?
                     }
                 } else {
-                    host_path(
-                        root,
-                        &format!("{}/{rel}", dest.trim_end_matches('/')),
-                        false,
-                    )?
+                    // Directories resolve through symlinks inside the root (as
+                    // docker follows them); files replace what is there.
+                    let inner = format!("{}/{rel}", dest.trim_end_matches('/'));
+                    host_path(root, &inner, is_dir)?
                 };
                 if add && !is_dir && rel.is_empty() {
                     let dir = host_path(root, dest, true)?;
