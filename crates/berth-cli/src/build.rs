@@ -116,7 +116,9 @@ pub async fn run(cli: &Cli, canon: &str, m: Matches) -> Result<i32> {
 async fn prune(cli: &Cli, m: &Matches) -> Result<i32> {
     if !m.flag("force") {
         let what = if m.flag("all") { "all" } else { "all dangling" };
-        print!("WARNING! This will remove {what} build cache. Are you sure you want to continue? [y/N] ");
+        print!(
+            "WARNING! This will remove {what} build cache. Are you sure you want to continue? [y/N] "
+        );
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);
@@ -124,17 +126,28 @@ async fn prune(cli: &Cli, m: &Matches) -> Result<i32> {
             return Ok(0);
         }
     }
-    let v = cli.client.post_json("/build/prune", None).await?;
+    let all = if m.flag("all") {
+        "1".to_string()
+    } else {
+        String::new()
+    };
+    let v = cli
+        .client
+        .post_json(&query("/build/prune", &[("all", all)]), None)
+        .await?;
     let ids = v["CachesDeleted"].as_array().cloned().unwrap_or_default();
+    let mut text = String::new();
     if !ids.is_empty() {
-        println!("ID\tRECLAIMABLE\tSIZE\tLAST ACCESSED");
+        text.push_str("Deleted build cache objects:\n");
         for id in &ids {
-            println!("{}", id.as_str().unwrap_or_default());
+            text.push_str(id.as_str().unwrap_or_default());
+            text.push('\n');
         }
+        text.push('\n');
     }
     println!(
-        "Total:\t{}",
-        human_size4(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        "{text}Total reclaimed space: {}",
+        crate::units::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
     );
     Ok(0)
 }

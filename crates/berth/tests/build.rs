@@ -330,7 +330,19 @@ fn berth_cli_cache_reuse_and_invalidation() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(count >= 4, "{df}");
-    assert_ok(&d.berth(&["builder", "prune", "-f"]), "builder prune");
+    let o = d.berth(&["builder", "prune", "-f"]);
+    assert_ok(&o, "builder prune");
+    let out = stdout(&o);
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert!(out.contains("\nTotal reclaimed space: "), "{out}");
+    // Nothing left: both CLIs print the same.
+    let docker = d.docker(&["builder", "prune", "-f"]);
+    assert_ok(&docker, "docker builder prune");
+    assert_eq!(
+        stdout(&docker),
+        stdout(&d.berth(&["builder", "prune", "-f"]))
+    );
+    assert_eq!(stdout(&docker), "Total reclaimed space: 0B\n");
     let (o, _) = iid(&d, &["-t", "cached", c], scratch.path());
     assert!(!stdout(&o).contains("Using cache"), "{}", stdout(&o));
     assert_eq!(containers(&d), "");
