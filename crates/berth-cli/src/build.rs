@@ -327,7 +327,7 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
     };
     if !quiet {
         println!(
-            "Sending build context to Docker daemon  {}",
+            "Sending build context to Docker daemon {:>8}",
             human_size4(body.len() as f64)
         );
     }

@@ -306,6 +306,16 @@ fn berth_cli_cache_reuse_and_invalidation() {
         stdout(&o)
     );
     assert_eq!(fourth, third);
+    // The docker CLI gets the same cached build, printed the same way.
+    let docker = docker_build(&d, Some("0"), &["-t", "cached", c]);
+    assert_ok(&docker, "docker build of the cached steps");
+    let tail = |o: &Output| stdout(o).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(tail(&docker), tail(&o));
+    assert!(
+        tail(&o).ends_with("Successfully tagged cached:latest"),
+        "{}",
+        tail(&o)
+    );
 
     let (o, fifth) = iid(&d, &["--no-cache", "-t", "cached", c], scratch.path());
     assert_ok(&o, "no-cache build");
