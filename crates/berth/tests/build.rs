@@ -598,6 +598,22 @@ fn failing_run_and_malformed_dockerfile() {
     );
     let o = d.berth(&["build", c]);
     assert!(stderr(&o).contains("missing.txt"), "{}", stderr(&o));
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY ../outside /\n")],
+    );
+    let o = d.berth(&["build", c]);
+    assert!(
+        stderr(&o).contains("Forbidden path outside the build context: ../outside"),
+        "{}",
+        stderr(&o)
+    );
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY --from=nostage /x /x\n")],
+    );
+    let o = d.berth(&["build", c]);
+    assert!(stderr(&o).contains("nostage"), "{}", stderr(&o));
     write(ctx.path(), &[("Dockerfile", "FROM no-such-image:1\n")]);
     let o = d.berth(&["build", c]);
     assert!(stderr(&o).contains("no-such-image:1"), "{}", stderr(&o));
