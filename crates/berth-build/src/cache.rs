@@ -153,7 +153,7 @@ pub fn context_sources(instruction: &Instruction) -> Vec<&str> {
         .collect()
 }
 
-fn is_remote(source: &str) -> bool {
+pub(crate) fn is_remote(source: &str) -> bool {
     ["http://", "https://", "git@", "git://"]
         .iter()
         .any(|p| source.starts_with(p))

@@ -1,10 +1,11 @@
-//! berth's builder foundations: the Dockerfile parser with docker's rules and
-//! messages, the model of build stages and build args, `.dockerignore`
-//! handling with a build-context walker, and content checksums for the layer
-//! cache. The builder itself (running steps, committing layers) lives in the
-//! daemon and uses these.
+//! berth's builder: the Dockerfile parser with docker's rules and messages,
+//! the model of build stages and build args, `.dockerignore` handling with a
+//! build-context walker, content checksums for the layer cache, and the
+//! builder that runs the steps (`builder`) through the `builder::Engine`
+//! trait the daemon implements.
 
 pub mod build_args;
+pub mod builder;
 pub mod cache;
 pub mod context;
 pub mod dockerfile;

@@ -2,8 +2,8 @@
 
 use crate::flags::{Matches, Spec};
 use crate::{
-    archive, container, exec, image, inspect, login, logs, network, prog, ps, report, run, search,
-    system, volume, Cli,
+    archive, build, container, exec, image, inspect, login, logs, network, prog, ps, report, run,
+    search, system, volume, Cli,
 };
 use crate::{stats, update};
 
@@ -34,6 +34,8 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("container", "unpause", &[], Some("unpause")),
     ("container", "update", &[], Some("update")),
     ("container", "wait", &[], Some("wait")),
+    ("builder", "prune", &[], None),
+    ("image", "build", &[], Some("build")),
     ("image", "history", &[], Some("history")),
     ("image", "import", &[], Some("import")),
     ("image", "inspect", &[], None),
@@ -64,6 +66,7 @@ const COMMANDS: &[(&str, &str, &[&str], Option<&str>)] = &[
 ];
 
 const GROUPS: &[(&str, &str)] = &[
+    ("builder", "Manage builds"),
     ("container", "Manage containers"),
     ("image", "Manage images"),
     ("network", "Manage networks"),
@@ -116,6 +119,7 @@ fn spec_for(canon: &str) -> Option<Spec> {
         .or_else(|| inspect::spec(canon))
         .or_else(|| image::spec(canon))
         .or_else(|| archive::spec(canon))
+        .or_else(|| build::spec(canon))
         .or_else(|| system::spec(canon))
         .or_else(|| volume::spec(canon))
         .or_else(|| network::spec(canon))
@@ -138,6 +142,7 @@ async fn run_cmd(cli: &Cli, canon: &str, spec: &Spec, m: Matches) -> anyhow::Res
         "search" => search::run(cli, m).await,
         _ if inspect::handles(canon) => inspect::run(cli, canon, m).await,
         _ if archive::handles(canon) => archive::run(cli, canon, m).await,
+        _ if build::handles(canon) => build::run(cli, canon, m).await,
         "container" => container::run(cli, canon, m).await,
         "image" => image::run(cli, canon, m).await,
         "volume" => volume::run(cli, canon, m).await,

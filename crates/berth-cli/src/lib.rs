@@ -6,6 +6,7 @@
 
 mod archive;
 mod attach;
+mod build;
 mod client;
 mod commands;
 mod container;
@@ -111,6 +112,7 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
   pull        Download an image from a registry
   push        Upload an image to a registry
   images      List images
@@ -121,6 +123,7 @@ Common Commands:
   version     Show the Docker version information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   network     Manage networks

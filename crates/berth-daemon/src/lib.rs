@@ -3,6 +3,7 @@
 //! Engine API server in front of them.
 
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod container;
 pub mod events;
@@ -85,6 +86,8 @@ impl Daemon {
                 Some(r)
             }
         };
+        // Build contexts a crash left behind.
+        let _ = std::fs::remove_dir_all(config.data_root.join("build"));
         let db_path = config.data_root.join("berth.db");
         let db = redb::Database::create(&db_path).map_err(|e| DaemonError::Db {
             path: db_path.clone(),

@@ -11,4 +11,4 @@ mod sys;
 pub use error::{ImageError, Kind};
 pub use store::changes::apply_changes;
 pub use store::pull::{BlobSource, PullLease, PushImage, Registered};
-pub use store::{DeleteItem, HistoryItem, ImageInfo, ImageStore};
+pub use store::{CacheEntry, DeleteItem, HistoryItem, ImageInfo, ImageStore};

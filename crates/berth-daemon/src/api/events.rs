@@ -23,13 +23,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
         .route("/system/df", get(df))
-        .route("/build/prune", axum::routing::post(build_prune))
-}
-
-/// `docker system prune` asks this too. berth has no build cache yet (build issue), so
-/// there is nothing to delete.
-async fn build_prune() -> Json<Value> {
-    Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0}))
 }
 
 fn wanted(e: &Event, f: &HashMap<String, Vec<String>>) -> bool {
@@ -149,11 +142,13 @@ async fn df(State(d): State<AppState>) -> HttpResult<Json<Value>> {
             v
         })
         .collect();
+    let (cache, builder_size) = super::build::cache_usage(&d)?;
     Ok(Json(json!({
         "LayersSize": layers_size,
         "Images": imgs,
         "Containers": containers,
         "Volumes": vols,
-        "BuildCache": []
+        "BuildCache": cache,
+        "BuilderSize": builder_size
     })))
 }

@@ -3,6 +3,7 @@
 //! Handlers are thin: they parse the wire format and call the daemon's object model.
 
 mod archive;
+mod build;
 mod containers;
 mod events;
 mod exec;
@@ -74,6 +75,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .merge(archive::routes())
         .merge(exec::routes())
         .merge(images::routes())
+        .merge(build::routes())
         .merge(volumes::routes())
         .merge(networks::routes())
         .with_state(daemon);

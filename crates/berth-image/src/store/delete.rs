@@ -194,9 +194,29 @@ impl ImageStore {
         for r in snap.refs_of(&id) {
             untag(&txn, &mut snap, &r, &mut out)?;
         }
+        let mut parent = snap
+            .images
+            .get(&id)
+            .map(|r| r.parent.clone())
+            .unwrap_or_default();
         meta::remove_image(&txn, &id)?;
-        txn.commit()?;
+        snap.images.remove(&id);
         out.push(DeleteItem::Deleted(id));
+        // As docker: untagged parents left without children (a build's intermediate
+        // images) go too, unless a container uses them.
+        while let Some(p) = snap.images.get(&parent).cloned() {
+            if !snap.refs_of(&p.id).is_empty()
+                || !snap.children(&p.id).is_empty()
+                || in_use(&p.id).is_some()
+            {
+                break;
+            }
+            meta::remove_image(&txn, &p.id)?;
+            snap.images.remove(&p.id);
+            out.push(DeleteItem::Deleted(p.id.clone()));
+            parent = p.parent;
+        }
+        txn.commit()?;
         let (layers, _) = self.gc()?;
         out.extend(layers.into_iter().map(DeleteItem::Deleted));
         Ok(out)

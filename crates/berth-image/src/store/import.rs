@@ -139,6 +139,6 @@ impl ImageStore {
 }
 
 /// docker stores the whole `container.Config` shape in image configs.
-fn full_runtime_config(runtime: Map<String, Value>) -> Value {
+pub(super) fn full_runtime_config(runtime: Map<String, Value>) -> Value {
     config::container_config(&json!({ "config": runtime }))
 }

@@ -46,6 +46,7 @@ pub(crate) fn ensure_tables(db: &redb::Database) -> Result<(), ImageError> {
     txn.open_table(IMAGES)?;
     txn.open_table(REFS)?;
     txn.open_table(super::holds::HOLDS)?;
+    txn.open_table(super::build::BUILD_CACHE)?;
     txn.commit()?;
     Ok(())
 }

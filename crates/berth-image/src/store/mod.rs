@@ -1,5 +1,6 @@
 //! The image store: what the daemon calls.
 
+mod build;
 pub mod changes;
 mod config;
 mod content;
@@ -20,6 +21,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use build::CacheEntry;
 pub use info::{DeleteItem, HistoryItem, ImageInfo};
 
 use crate::layer;

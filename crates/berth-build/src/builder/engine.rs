@@ -1,0 +1,89 @@
+//! What the builder needs from a container engine. The daemon implements it;
+//! berth-build itself never talks to a daemon.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// An image the builder can start a stage from.
+#[derive(Debug, Clone)]
+pub struct EngineImage {
+    /// `sha256:...`
+    pub id: String,
+    /// The whole image config (`config`, `history`, `rootfs`, ...).
+    pub config: Value,
+}
+
+impl EngineImage {
+    /// The docker-keyed runtime config (`Env`, `Cmd`, ...), empty when absent.
+    pub fn runtime_config(&self) -> serde_json::Map<String, Value> {
+        self.config
+            .get("config")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// An engine operation failed; the message names the object.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct EngineError(pub String);
+
+/// The engine operations a build uses. Calls block; the daemon runs a build
+/// on a blocking thread.
+pub trait Engine: Sync {
+    /// A local image by name or id; `None` when there is none.
+    fn find_image(&self, name: &str) -> Result<Option<EngineImage>, EngineError>;
+
+    /// Fetches an image from its registry (`--pull`, or a base that is not
+    /// local). The hook for the registry client: until an engine implements
+    /// it, a missing base image is an error naming it.
+    fn pull_image(&self, name: &str) -> Result<EngineImage, EngineError> {
+        Err(EngineError(format!(
+            "pull access denied for {name}: no such image here and berth does not pull images yet"
+        )))
+    }
+
+    /// Creates (does not start) a container of `image` with the docker-keyed
+    /// container config `config` (`Cmd`, `Env`, `HostConfig`, ...).
+    fn create_container(&self, image: &str, config: Value) -> Result<String, EngineError>;
+
+    /// Mounts the container's root filesystem and returns where it is.
+    fn mount_rootfs(&self, container: &str) -> Result<PathBuf, EngineError>;
+
+    /// Starts the container, hands its output to `output` and returns its exit code.
+    fn run_container(
+        &self,
+        container: &str,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> Result<i64, EngineError>;
+
+    /// The container's changes become an image with runtime config `config`
+    /// (no new layer when nothing changed, as docker commits).
+    fn commit_container(
+        &self,
+        container: &str,
+        config: &Value,
+        created_by: &str,
+    ) -> Result<String, EngineError>;
+
+    /// A new image with the layers of `parent` (none for `scratch`) and
+    /// runtime config `config`; `created_by` is its history entry (none when
+    /// empty).
+    fn derive_image(
+        &self,
+        parent: Option<&str>,
+        config: &Value,
+        created_by: &str,
+    ) -> Result<String, EngineError>;
+
+    fn remove_container(&self, container: &str) -> Result<(), EngineError>;
+
+    fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError>;
+
+    /// The image a build step with this cache key made before, if it still exists.
+    fn cache_lookup(&self, key: &str) -> Option<String>;
+
+    fn cache_store(&self, key: &str, image: &str) -> Result<(), EngineError>;
+}

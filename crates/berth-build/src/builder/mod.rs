@@ -1,0 +1,274 @@
+//! The builder: runs a parsed Dockerfile against an [`Engine`] the way
+//! dockerd's legacy builder does — one image per step, RUN in a container
+//! that is committed, COPY/ADD written into a container's root filesystem
+//! and committed, config-only steps as new configs on the same layers —
+//! with a layer cache keyed on parent image, step text and source checksums.
+
+mod copy;
+mod engine;
+mod fetch;
+mod metadata;
+mod stage;
+mod transfer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+pub use copy::CopyError;
+pub use engine::{Engine, EngineError, EngineImage};
+pub use fetch::FetchError;
+
+use crate::build_args::{ArgError, GlobalArgs};
+use crate::cache::{CacheError, ContextIndex};
+use crate::context::{walk_context, ContextError};
+use crate::dockerfile::{parse, Dockerfile, ParseError, StepError};
+use crate::ignore::{DockerIgnore, IgnoreError};
+use crate::stages::{required_stages, StageError};
+
+/// What `POST /build` / `berth build` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// Its path in the context (picks `<name>.dockerignore`).
+    pub dockerfile_path: String,
+    /// The unpacked build context.
+    pub context: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    /// `--rm`: remove the containers of successful steps.
+    pub remove: bool,
+    /// `--force-rm`: remove containers also when a step fails.
+    pub force_remove: bool,
+    /// `--network` of RUN containers (empty: the default network).
+    pub network: String,
+    pub tags: Vec<String>,
+}
+
+/// What a build reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// Text for the client's output (`Step 1/3 : FROM busybox\n`, RUN output).
+    Stream(&'a str),
+    /// The image id of a finished stage (`{"aux":{"ID":...}}`).
+    Aux(&'a str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error("dockerfile error on line {}: {}", .0.line, .0.source)]
+    Arg(ArgError),
+    #[error("dockerfile error on line {}: {}", .0.line, .0.kind)]
+    Step(StepError),
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error(transparent)]
+    Ignore(#[from] IgnoreError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("The command '{command}' returned a non-zero code: {code}")]
+    RunFailed { command: String, code: i64 },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl BuildError {
+    /// The exit code of a failed RUN (the `errorDetail.code` docker sends).
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            BuildError::RunFailed { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// `sha256:0123456789ab...` → `0123456789ab`.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// Runs the build; returns the id of the image built (and tagged).
+/// Nothing is run before the whole Dockerfile parsed and its stages resolved.
+pub fn build(
+    engine: &dyn Engine,
+    req: &BuildRequest,
+    out: &mut dyn FnMut(Progress<'_>),
+) -> Result<String, BuildError> {
+    let df = parse(&req.dockerfile)?;
+    let globals = GlobalArgs::resolve(&df, &req.build_args).map_err(BuildError::Arg)?;
+    let stages = required_stages(&df, req.target.as_deref(), &globals)?;
+    for w in &df.warnings {
+        out(Progress::Stream(&format!("[WARNING]: {w}\n")));
+    }
+    let ignore = DockerIgnore::for_context(&req.context, Some(&req.dockerfile_path))?;
+    let index = ContextIndex::new(&req.context, walk_context(&req.context, &ignore)?);
+    let mut b = Builder {
+        engine,
+        req,
+        df: &df,
+        globals: &globals,
+        index: &index,
+        out,
+        results: vec![None; df.stages.len()],
+        step: 0,
+        total: total_steps(&df, &stages, req),
+        cleanup: Vec::new(),
+    };
+    let result = b.run(&stages);
+    b.remove_leftovers();
+    let id = result?;
+    let unused = crate::build_args::unconsumed_build_args(&df, &req.build_args);
+    if !unused.is_empty() {
+        (b.out)(Progress::Stream(&format!(
+            "[Warning] One or more build-args {unused:?} were not consumed\n"
+        )));
+    }
+    (b.out)(Progress::Stream(&format!(
+        "Successfully built {}\n",
+        short_id(&id)
+    )));
+    for tag in &req.tags {
+        engine.tag_image(&id, tag)?;
+        (b.out)(Progress::Stream(&format!(
+            "Successfully tagged {}\n",
+            familiar_tag(tag)
+        )));
+    }
+    Ok(id)
+}
+
+/// `busybox` → `busybox:latest`, as docker prints a tag.
+fn familiar_tag(tag: &str) -> String {
+    let last = tag.rsplit('/').next().unwrap_or(tag);
+    if last.contains(':') || last.contains('@') {
+        tag.to_string()
+    } else {
+        format!("{tag}:latest")
+    }
+}
+
+fn total_steps(df: &Dockerfile, stages: &[usize], req: &BuildRequest) -> usize {
+    let steps: usize = stages
+        .iter()
+        .map(|&i| 1 + df.stages[i].instructions.len())
+        .sum();
+    steps + usize::from(!req.labels.is_empty())
+}
+
+/// A temporary container and whether it must go even when kept by `--rm=false`.
+struct Leftover {
+    id: String,
+    /// A RUN container (kept on failure unless --force-rm, and kept with --rm=false).
+    run: bool,
+}
+
+struct Builder<'a> {
+    engine: &'a dyn Engine,
+    req: &'a BuildRequest,
+    df: &'a Dockerfile,
+    globals: &'a GlobalArgs,
+    index: &'a ContextIndex,
+    out: &'a mut dyn FnMut(Progress<'_>),
+    /// Image id of each stage built so far.
+    results: Vec<Option<String>>,
+    step: usize,
+    total: usize,
+    cleanup: Vec<Leftover>,
+}
+
+impl Builder<'_> {
+    fn say(&mut self, text: &str) {
+        (self.out)(Progress::Stream(text));
+    }
+
+    fn run(&mut self, stages: &[usize]) -> Result<String, BuildError> {
+        let mut last = String::new();
+        for (n, &i) in stages.iter().enumerate() {
+            let is_target = n + 1 == stages.len();
+            let id = self.build_stage(i, is_target)?;
+            (self.out)(Progress::Aux(&id));
+            self.results[i] = Some(id.clone());
+            last = id;
+        }
+        Ok(last)
+    }
+
+    /// The key of a step: parent image, what the step does, and its inputs.
+    fn cache_key(&self, parent: Option<&str>, text: &str, inputs: &str) -> String {
+        let mut h = Sha256::new();
+        for part in [parent.unwrap_or("scratch"), text, inputs] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
+    /// The image a step made before, unless `--no-cache`.
+    fn cached(&mut self, key: &str) -> Option<String> {
+        if self.req.no_cache {
+            return None;
+        }
+        let id = self.engine.cache_lookup(key)?;
+        self.say(" ---> Using cache\n");
+        Some(id)
+    }
+
+    fn remember(&self, key: &str, image: &str) -> Result<(), BuildError> {
+        self.engine.cache_store(key, image)?;
+        Ok(())
+    }
+
+    /// A container only the builder uses (COPY, WORKDIR, `--from` sources).
+    fn scratch_container(&mut self, image: &str) -> Result<(String, PathBuf), BuildError> {
+        let id = self.engine.create_container(
+            image,
+            serde_json::json!({"Cmd": ["/bin/sh"], "Entrypoint": [], "Labels": {}}),
+        )?;
+        self.cleanup.push(Leftover {
+            id: id.clone(),
+            run: false,
+        });
+        let root = self.engine.mount_rootfs(&id)?;
+        Ok((id, root))
+    }
+
+    /// Removes a container now and forgets it.
+    fn remove_container(&mut self, id: &str) -> Result<(), BuildError> {
+        self.cleanup.retain(|l| l.id != id);
+        self.engine.remove_container(id)?;
+        Ok(())
+    }
+
+    /// What is left when the build ends: internal containers always go; RUN
+    /// containers per `--rm` / `--force-rm`.
+    fn remove_leftovers(&mut self) {
+        let leftovers = std::mem::take(&mut self.cleanup);
+        for l in leftovers {
+            // A failed RUN's container goes with --rm too: nothing half-made stays.
+            if !l.run || self.req.force_remove || self.req.remove {
+                if let Err(e) = self.engine.remove_container(&l.id) {
+                    self.say(&format!(
+                        "Error removing intermediate container {}: {e}\n",
+                        short_id(&l.id)
+                    ));
+                }
+            }
+        }
+    }
+}

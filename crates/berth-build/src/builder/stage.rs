@@ -1,0 +1,354 @@
+//! One stage: its base, ONBUILD triggers of the base, and each instruction
+//! dispatched in order (config-only steps, ARG, WORKDIR, RUN; COPY and ADD
+//! are in `transfer.rs`).
+
+use serde_json::{json, Map, Value};
+
+use super::copy::{container_path, host_path, make_dirs};
+use super::metadata::{self, StageFlags};
+use super::{short_id, BuildError, Builder, EngineImage, Leftover};
+use crate::build_args::StageScope;
+use crate::cache::instruction_cache_text;
+use crate::dockerfile::{parse, Instruction, InstructionKind, NetworkMode, Run};
+use crate::stages::{base_of, Base};
+
+/// A stage while it is built.
+pub(super) struct StageState<'a> {
+    /// The current image (None: `scratch` and nothing made yet).
+    pub image: Option<String>,
+    /// The docker-keyed runtime config of the current image.
+    pub config: Map<String, Value>,
+    pub flags: StageFlags,
+    pub scope: StageScope<'a>,
+}
+
+impl<'a> Builder<'a> {
+    fn step_line(&mut self, text: &str) {
+        self.step += 1;
+        let line = format!("Step {}/{} : {text}\n", self.step, self.total);
+        self.say(&line);
+    }
+
+    fn show_image(&mut self, image: Option<&str>) {
+        let line = format!(" ---> {}\n", image.map(short_id).unwrap_or(""));
+        self.say(&line);
+    }
+
+    /// An image by name: pulled with `--pull` (the local one is used when the
+    /// pull fails), else the local one, else pulled.
+    pub(super) fn image_named(&mut self, name: &str) -> Result<EngineImage, BuildError> {
+        let local = self.engine.find_image(name)?;
+        if self.req.pull {
+            match self.engine.pull_image(name) {
+                Ok(img) => return Ok(img),
+                Err(e) if local.is_some() => {
+                    self.say(&format!(
+                        "Pulling {name} failed ({e}); using the local image\n"
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match local {
+            Some(img) => Ok(img),
+            None => Ok(self.engine.pull_image(name)?),
+        }
+    }
+
+    pub(super) fn build_stage(
+        &mut self,
+        index: usize,
+        is_target: bool,
+    ) -> Result<String, BuildError> {
+        let df = self.df;
+        let stage = &df.stages[index];
+        self.step_line(&stage.from.original);
+        let base = match base_of(df, stage, self.globals)? {
+            Base::Scratch => None,
+            Base::Image(name) => Some(self.image_named(&name)?),
+            Base::Stage(i) => {
+                let id = self.results[i].clone().ok_or_else(|| {
+                    BuildError::Invalid(format!("stage {i} was not built before stage {index}"))
+                })?;
+                Some(self.image_named(&id)?)
+            }
+        };
+        self.show_image(base.as_ref().map(|b| b.id.as_str()));
+        let mut config = base
+            .as_ref()
+            .map(EngineImage::runtime_config)
+            .unwrap_or_default();
+        let triggers = metadata::string_list(config.get("OnBuild"));
+        config.remove("OnBuild");
+        let env = metadata::string_list(config.get("Env"));
+        let mut st = StageState {
+            image: base.map(|b| b.id),
+            config,
+            flags: StageFlags::default(),
+            scope: StageScope::new(env, self.globals, &self.req.build_args),
+        };
+        if !triggers.is_empty() {
+            let s = if triggers.len() == 1 { "" } else { "s" };
+            self.say(&format!(
+                "# Executing {} build trigger{s}\n",
+                triggers.len()
+            ));
+            for t in &triggers {
+                let parsed = parse(&format!("FROM scratch\n{t}\n"))?;
+                let instruction = parsed.stages[0].instructions[0].clone();
+                self.dispatch(&mut st, &instruction)?;
+            }
+        }
+        for instruction in &stage.instructions {
+            self.step_line(&instruction.original);
+            self.dispatch(&mut st, instruction)?;
+            let image = st.image.clone();
+            self.show_image(image.as_deref());
+        }
+        if is_target && !self.req.labels.is_empty() {
+            let text = self
+                .req
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            self.step_line(&format!("LABEL {text}"));
+            let labels = self
+                .req
+                .labels
+                .iter()
+                .map(|(k, v)| crate::dockerfile::KeyValue {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
+            self.config_step(&mut st, &InstructionKind::Label(labels))?;
+            let image = st.image.clone();
+            self.show_image(image.as_deref());
+        }
+        match st.image {
+            Some(id) => Ok(id),
+            None => Err(BuildError::Invalid(
+                "No image was generated. Is your Dockerfile empty?".into(),
+            )),
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        st: &mut StageState<'a>,
+        instruction: &Instruction,
+    ) -> Result<(), BuildError> {
+        let step = instruction
+            .expand(&st.scope, self.df.escape)
+            .map_err(BuildError::Step)?;
+        match &step.kind {
+            InstructionKind::From(_) => Err(BuildError::Invalid(format!(
+                "dockerfile error on line {}: FROM inside a stage",
+                step.line
+            ))),
+            InstructionKind::Arg(decls) => {
+                for d in decls {
+                    st.scope.declare(d);
+                }
+                Ok(())
+            }
+            InstructionKind::Run(run) => self.run_step(st, &step, run),
+            InstructionKind::Workdir(dir) => self.workdir_step(st, dir),
+            InstructionKind::Copy(_) | InstructionKind::Add(_) => self.transfer_step(st, &step),
+            kind => {
+                if let InstructionKind::Env(pairs) = kind {
+                    for kv in pairs {
+                        st.scope.set_env(&kv.key, &kv.value);
+                    }
+                }
+                self.config_step(st, kind)
+            }
+        }
+    }
+
+    /// A step that changes only the config: a new image on the same layers.
+    pub(super) fn config_step(
+        &mut self,
+        st: &mut StageState<'a>,
+        kind: &InstructionKind,
+    ) -> Result<(), BuildError> {
+        let Some(comment) = metadata::apply(kind, &mut st.config, &mut st.flags) else {
+            return Err(BuildError::Invalid(format!(
+                "{} is not a config instruction",
+                kind.name()
+            )));
+        };
+        let key = self.cache_key(st.image.as_deref(), &format!("{kind:?}"), "");
+        if let Some(id) = self.cached(&key) {
+            st.image = Some(id);
+            return Ok(());
+        }
+        let created_by = metadata::nop_created_by(&metadata::shell(&st.config), &comment);
+        let id = self.engine.derive_image(
+            st.image.as_deref(),
+            &Value::Object(st.config.clone()),
+            &created_by,
+        )?;
+        self.remember(&key, &id)?;
+        st.image = Some(id);
+        Ok(())
+    }
+
+    /// The current image, made (empty) when the stage is still `scratch`.
+    pub(super) fn current_image(&mut self, st: &mut StageState<'a>) -> Result<String, BuildError> {
+        if let Some(id) = &st.image {
+            return Ok(id.clone());
+        }
+        let id = self
+            .engine
+            .derive_image(None, &Value::Object(st.config.clone()), "")?;
+        st.image = Some(id.clone());
+        Ok(id)
+    }
+
+    /// WORKDIR: the config's working directory, made in the image when missing.
+    fn workdir_step(&mut self, st: &mut StageState<'a>, dir: &str) -> Result<(), BuildError> {
+        let current = st
+            .config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let wd = clean_abs(&container_path(dir, current));
+        st.config.insert("WorkingDir".into(), json!(wd));
+        let key = self.cache_key(st.image.as_deref(), &format!("WORKDIR {wd}"), "");
+        if let Some(id) = self.cached(&key) {
+            st.image = Some(id);
+            return Ok(());
+        }
+        let parent = self.current_image(st)?;
+        let (cid, root) = self.scratch_container(&parent)?;
+        let path = host_path(&root, &wd, true)?;
+        make_dirs(&path, None)?;
+        let created_by =
+            metadata::nop_created_by(&metadata::shell(&st.config), &format!("WORKDIR {wd}"));
+        let id =
+            self.engine
+                .commit_container(&cid, &Value::Object(st.config.clone()), &created_by)?;
+        self.remove_container(&cid)?;
+        self.remember(&key, &id)?;
+        st.image = Some(id);
+        Ok(())
+    }
+
+    /// RUN: the command in a container of the current image, committed.
+    fn run_step(
+        &mut self,
+        st: &mut StageState<'a>,
+        step: &Instruction,
+        run: &Run,
+    ) -> Result<(), BuildError> {
+        let shell = metadata::shell(&st.config);
+        let cmd = match (run.heredocs.first(), &run.command) {
+            // `RUN <<EOF` alone: the heredoc is the script.
+            (Some(doc), crate::dockerfile::CommandLine::Shell(s))
+                if s.trim_start().starts_with("<<") =>
+            {
+                let mut v = shell.clone();
+                v.push(doc.body.clone());
+                v
+            }
+            _ => metadata::command(&run.command, &shell),
+        };
+        let env = st.scope.run_env();
+        let args: Vec<String> = env
+            .iter()
+            .filter(|kv| !st.scope.env().contains(kv))
+            .cloned()
+            .collect();
+        let created_by = if args.is_empty() {
+            cmd.join(" ")
+        } else {
+            format!("|{} {} {}", args.len(), args.join(" "), cmd.join(" "))
+        };
+        let key = self.cache_key(
+            st.image.as_deref(),
+            &instruction_cache_text(step),
+            &format!("{env:?}"),
+        );
+        if let Some(id) = self.cached(&key) {
+            st.image = Some(id);
+            return Ok(());
+        }
+        let parent = self.current_image(st)?;
+        let network = match run.network {
+            Some(NetworkMode::None) => "none".to_string(),
+            Some(NetworkMode::Host) => "host".to_string(),
+            Some(NetworkMode::Default) | None => self.req.network.clone(),
+        };
+        let mut host_config = Map::new();
+        if !network.is_empty() && network != "default" {
+            host_config.insert("NetworkMode".into(), json!(network));
+        }
+        let config = json!({
+            "Cmd": cmd,
+            "Entrypoint": [],
+            "Env": env,
+            "User": st.config.get("User").cloned().unwrap_or(json!("")),
+            "WorkingDir": st.config.get("WorkingDir").cloned().unwrap_or(json!("")),
+            "Healthcheck": {"Test": ["NONE"]},
+            "Labels": {},
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "HostConfig": host_config,
+        });
+        let cid = self.engine.create_container(&parent, config)?;
+        self.cleanup.push(Leftover {
+            id: cid.clone(),
+            run: true,
+        });
+        self.say(&format!(" ---> Running in {}\n", short_id(&cid)));
+        let out = &mut *self.out;
+        let code = self.engine.run_container(&cid, &mut |chunk| {
+            let text = String::from_utf8_lossy(chunk);
+            out(super::Progress::Stream(&text));
+        })?;
+        if code != 0 {
+            return Err(BuildError::RunFailed {
+                command: cmd.join(" "),
+                code,
+            });
+        }
+        let id =
+            self.engine
+                .commit_container(&cid, &Value::Object(st.config.clone()), &created_by)?;
+        if self.req.remove || self.req.force_remove {
+            self.remove_container(&cid)?;
+            self.say(&format!(
+                "Removing intermediate container {}\n",
+                short_id(&cid)
+            ));
+        } else {
+            self.cleanup.retain(|l| l.id != cid);
+        }
+        self.remember(&key, &id)?;
+        st.image = Some(id);
+        Ok(())
+    }
+}
+
+/// `"a b"` quoted as docker quotes `--label` values in the step line.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// `/a/./b/../c/` → `/a/c`.
+pub(super) fn clean_abs(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}

@@ -1,0 +1,728 @@
+//! `docker build` (legacy builder, DOCKER_BUILDKIT=0 and unset) and `berth build`
+//! against a test daemon with the busybox image: every instruction, the built
+//! images' config, multi-stage, .dockerignore, build args, the cache, failures.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{assert_ok, inspect, stderr, stdout, TestDaemon};
+
+fn daemon() -> TestDaemon {
+    let d = TestDaemon::start();
+    d.import_busybox();
+    d
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+}
+
+fn docker_build(d: &TestDaemon, buildkit: Option<&str>, args: &[&str]) -> Output {
+    let mut c = d.docker_cmd(&[]);
+    c.arg("build").args(args);
+    match buildkit {
+        Some(v) => c.env("DOCKER_BUILDKIT", v),
+        None => c.env_remove("DOCKER_BUILDKIT"),
+    };
+    c.output().unwrap()
+}
+
+fn with_stdin(mut c: Command, input: &[u8]) -> Output {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let t = std::thread::spawn(move || {
+        let _ = w.write_all(&data);
+    });
+    let o = child.wait_with_output().unwrap();
+    let _ = t.join();
+    o
+}
+
+/// Containers the daemon knows (build containers must all be gone).
+fn containers(d: &TestDaemon) -> String {
+    stdout(&d.docker(&["ps", "-aq"]))
+}
+
+const EVERY_INSTRUCTION: &str = r#"# a comment
+ARG BASE=busybox
+FROM ${BASE} AS base
+LABEL org.example.title="every instruction" version=1
+MAINTAINER someone <someone@example.com>
+ENV GREETING=hello \
+    TARGET=world
+ARG WHO=nobody
+RUN echo "$GREETING $TARGET from $WHO" > /greeting && cat /greeting
+WORKDIR /app
+COPY hello.txt ./
+COPY --chown=1000:1000 --chmod=640 dir/ /data/
+ADD archive.tar.gz /unpacked/
+EXPOSE 8080 53/udp
+VOLUME ["/vol"]
+USER 1000:1000
+HEALTHCHECK --interval=30s --timeout=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-c"]
+STOPSIGNAL SIGTERM
+ONBUILD RUN echo triggered > /tmp/onbuild
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /greeting /app/hello.txt"]
+"#;
+
+fn make_tar_gz(dir: &Path, name: &str) {
+    let src = dir.join("tarsrc");
+    fs::create_dir_all(src.join("inner")).unwrap();
+    fs::write(src.join("inner/in-archive.txt"), "from the archive\n").unwrap();
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(dir.join(name))
+        .arg("-C")
+        .arg(&src)
+        .arg("inner")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::remove_dir_all(&src).unwrap();
+}
+
+#[test]
+fn docker_cli_builds_every_instruction() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("Dockerfile", EVERY_INSTRUCTION),
+            ("hello.txt", "hello file\n"),
+            ("dir/a.txt", "a\n"),
+            ("dir/sub/b.txt", "b\n"),
+        ],
+    );
+    make_tar_gz(ctx.path(), "archive.tar.gz");
+    let ctx_s = ctx.path().to_str().unwrap();
+    let o = docker_build(
+        &d,
+        Some("0"),
+        &[
+            "-t",
+            "every:1",
+            "-t",
+            "every:2",
+            "--build-arg",
+            "WHO=tests",
+            ctx_s,
+        ],
+    );
+    assert_ok(&o, "docker build");
+    let out = stdout(&o);
+    assert!(out.contains("Step 1/19 : FROM ${BASE} AS base"), "{out}");
+    assert!(out.contains("hello world from tests"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    assert!(out.contains("Removing intermediate container"), "{out}");
+    assert!(out.contains("Successfully built "), "{out}");
+    assert!(out.contains("Successfully tagged every:1"), "{out}");
+    assert!(out.contains("Successfully tagged every:2"), "{out}");
+
+    let env = inspect(&d, "every:1", "{{json .Config.Env}}");
+    assert!(
+        env.ends_with(r#""GREETING=hello","TARGET=world"]"#),
+        "{env}"
+    );
+    assert_eq!(inspect(&d, "every:1", "{{.Config.WorkingDir}}"), "/app");
+    assert_eq!(inspect(&d, "every:1", "{{.Config.User}}"), "1000:1000");
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.Entrypoint}}"),
+        r#"["/bin/sh","-c"]"#
+    );
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.Cmd}}"),
+        r#"["cat /greeting /app/hello.txt"]"#
+    );
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.ExposedPorts}}"),
+        r#"{"53/udp":{},"8080/tcp":{}}"#
+    );
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.Volumes}}"),
+        r#"{"/vol":{}}"#
+    );
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.OnBuild}}"),
+        r#"["RUN echo triggered > /tmp/onbuild"]"#
+    );
+    assert_eq!(inspect(&d, "every:1", "{{.Config.StopSignal}}"), "SIGTERM");
+    assert_eq!(
+        inspect(&d, "every:1", "{{json .Config.Shell}}"),
+        r#"["/bin/sh","-c"]"#
+    );
+    assert_eq!(
+        inspect(&d, "every:1", "{{.Config.Healthcheck.Retries}}"),
+        "2"
+    );
+    assert_eq!(
+        inspect(
+            &d,
+            "every:1",
+            "{{index .Config.Labels \"org.example.title\"}}"
+        ),
+        "every instruction"
+    );
+
+    let run = d.docker(&["run", "--rm", "every:1"]);
+    assert_ok(&run, "run built image");
+    assert_eq!(stdout(&run), "hello world from tests\nhello file\n");
+    let run = d.docker(&[
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "every:1",
+        "stat -c '%u:%g %a' /data/a.txt /data/sub/b.txt && cat /unpacked/inner/in-archive.txt",
+    ]);
+    assert_ok(&run, "inspect files");
+    assert_eq!(
+        stdout(&run),
+        "1000:1000 640\n1000:1000 640\nfrom the archive\n"
+    );
+    assert_eq!(containers(&d), "", "build containers left");
+
+    let hist = stdout(&d.docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "every:1",
+    ]));
+    assert!(
+        hist.contains("/bin/sh -c #(nop)  ENV GREETING=hello TARGET=world"),
+        "{hist}"
+    );
+    assert!(hist.contains("|1 WHO=tests /bin/sh -c echo"), "{hist}");
+
+    // ONBUILD triggers run in a child build.
+    let child = tempfile::tempdir().unwrap();
+    write(
+        child.path(),
+        &[("Dockerfile", "FROM every:1\nRUN cat /tmp/onbuild\n")],
+    );
+    let o = docker_build(
+        &d,
+        Some("0"),
+        &["-t", "child", child.path().to_str().unwrap()],
+    );
+    assert_ok(&o, "child build");
+    assert!(
+        stdout(&o).contains("# Executing 1 build trigger"),
+        "{}",
+        stdout(&o)
+    );
+    let run = d.docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "cat",
+        "child",
+        "/tmp/onbuild",
+    ]);
+    assert_eq!(stdout(&run), "triggered\n");
+}
+
+fn iid(d: &TestDaemon, args: &[&str], dir: &Path) -> (Output, String) {
+    let file = dir.join("iid");
+    let mut all = vec!["build", "--iidfile", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let o = d.berth(&all);
+    let id = fs::read_to_string(&file).unwrap_or_default();
+    (o, id)
+}
+
+#[test]
+fn berth_cli_cache_reuse_and_invalidation() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nRUN echo a > /a\nCOPY f /f\nENV X=1\nRUN cat /a /f\n",
+            ),
+            ("f", "one\n"),
+        ],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let (o, first) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert_ok(&o, "first build");
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("Sending build context to Docker daemon"),
+        "{out}"
+    );
+    assert!(!out.contains("Using cache"), "{out}");
+    assert!(out.contains("a\none\n"), "{out}");
+    assert!(first.starts_with("sha256:"), "{first}");
+
+    let (o, second) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert_ok(&o, "second build");
+    assert_eq!(
+        stdout(&o).matches(" ---> Using cache").count(),
+        4,
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(first, second, "an identical build gives the same image");
+
+    // A changed file invalidates its COPY and everything after it.
+    fs::write(ctx.path().join("f"), "two\n").unwrap();
+    let (o, third) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert_ok(&o, "third build");
+    let out = stdout(&o);
+    assert_eq!(out.matches(" ---> Using cache").count(), 1, "{out}");
+    assert!(out.contains("a\ntwo\n"), "{out}");
+    assert_ne!(third, first);
+    // Touching without changing content keeps the cache.
+    let f = fs::File::options()
+        .write(true)
+        .open(ctx.path().join("f"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    let (o, fourth) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert_eq!(
+        stdout(&o).matches(" ---> Using cache").count(),
+        4,
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fourth, third);
+    // The docker CLI gets the same cached build, printed the same way.
+    let docker = docker_build(&d, Some("0"), &["-t", "cached", c]);
+    assert_ok(&docker, "docker build of the cached steps");
+    let tail = |o: &Output| stdout(o).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(tail(&docker), tail(&o));
+    assert!(
+        tail(&o).ends_with("Successfully tagged cached:latest"),
+        "{}",
+        tail(&o)
+    );
+
+    let (o, fifth) = iid(&d, &["--no-cache", "-t", "cached", c], scratch.path());
+    assert_ok(&o, "no-cache build");
+    assert!(!stdout(&o).contains("Using cache"));
+    assert_ne!(fifth, third);
+
+    // The cache survives a daemon restart, shows in system df and goes with builder prune.
+    let mut d = d;
+    d.restart();
+    let (o, _) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert_eq!(
+        stdout(&o).matches(" ---> Using cache").count(),
+        4,
+        "{}",
+        stdout(&o)
+    );
+    let df = d.docker(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    let df = stdout(&df);
+    let count: usize = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 4, "{df}");
+    let o = d.berth(&["builder", "prune", "-f"]);
+    assert_ok(&o, "builder prune");
+    let out = stdout(&o);
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert!(out.contains("\nTotal reclaimed space: "), "{out}");
+    // Nothing left: both CLIs print the same.
+    let docker = d.docker(&["builder", "prune", "-f"]);
+    assert_ok(&docker, "docker builder prune");
+    assert_eq!(
+        stdout(&docker),
+        stdout(&d.berth(&["builder", "prune", "-f"]))
+    );
+    assert_eq!(stdout(&docker), "Total reclaimed space: 0B\n");
+    let (o, _) = iid(&d, &["-t", "cached", c], scratch.path());
+    assert!(!stdout(&o).contains("Using cache"), "{}", stdout(&o));
+    assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn multi_stage_target_copy_from_and_skipped_stages() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox AS build\nRUN mkdir /out && echo built > /out/artifact\n\n\
+             FROM busybox AS broken\nRUN echo this stage fails && exit 1\n\n\
+             FROM busybox AS final\nCOPY --from=build /out/artifact /artifact\nCOPY --from=0 /out /outdir\nCMD [\"cat\", \"/artifact\"]\n\n\
+             FROM broken AS last\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    // --target final: the failing stage is not needed and not run.
+    let o = docker_build(&d, Some("0"), &["--target", "final", "-t", "multi", c]);
+    assert_ok(&o, "build --target final");
+    assert!(!stdout(&o).contains("this stage fails"), "{}", stdout(&o));
+    let run = d.docker(&["run", "--rm", "multi"]);
+    assert_eq!(stdout(&run), "built\n");
+    let run = d.docker(&["run", "--rm", "multi", "cat", "/outdir/artifact"]);
+    assert_eq!(stdout(&run), "built\n");
+    // Without a target the last stage needs the broken one.
+    let o = docker_build(&d, Some("0"), &["-t", "multi:all", c]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("returned a non-zero code: 1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = docker_build(&d, Some("0"), &["--target", "nope", c]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("target stage \"nope\" could not be found"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn dockerignore_build_args_and_labels() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nARG VERSION=0\nARG UNSET\nENV V=$VERSION\nCOPY . /ctx/\nRUN echo \"v=$VERSION u=${UNSET:-none}\" && ls /ctx | sort\n",
+            ),
+            (".dockerignore", "secret.txt\n*.log\n!keep.log\nbuild/\n"),
+            ("app.txt", "app\n"),
+            ("secret.txt", "secret\n"),
+            ("debug.log", "log\n"),
+            ("keep.log", "kept\n"),
+            ("build/out", "x\n"),
+        ],
+    );
+    let c = ctx.path().to_str().unwrap();
+    for (buildkit, cli) in [(Some("0"), "docker"), (None, "docker"), (None, "berth")] {
+        let args = [
+            "--no-cache",
+            "--build-arg",
+            "VERSION=2.5",
+            "--label",
+            "team=core",
+            "-t",
+            "ignored",
+            c,
+        ];
+        let o = if cli == "docker" {
+            docker_build(&d, buildkit, &args)
+        } else {
+            let mut all = vec!["build"];
+            all.extend_from_slice(&args);
+            d.berth(&all)
+        };
+        assert_ok(&o, "build");
+        let out = stdout(&o);
+        assert!(out.contains("v=2.5 u=none"), "{out}");
+        assert!(
+            out.contains("Dockerfile\napp.txt\nkeep.log\n"),
+            "{cli} {buildkit:?}: {out}"
+        );
+        assert!(
+            !out.contains("secret.txt") && !out.contains("debug.log"),
+            "{out}"
+        );
+        assert_eq!(
+            inspect(&d, "ignored", "{{index .Config.Labels \"team\"}}"),
+            "core"
+        );
+        let env = inspect(&d, "ignored", "{{json .Config.Env}}");
+        assert!(env.contains("V=2.5"), "{env}");
+    }
+}
+
+#[test]
+fn dockerfile_and_context_from_stdin() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("data.txt", "from the context\n")]);
+    let df = b"FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n";
+    // -f - : the Dockerfile on stdin, the context from the directory.
+    for cli in ["berth", "docker"] {
+        let mut c = if cli == "berth" {
+            d.berth_cmd(&[
+                "build",
+                "-f",
+                "-",
+                "-t",
+                "stdin-df",
+                ctx.path().to_str().unwrap(),
+            ])
+        } else {
+            let mut c = d.docker_cmd(&[
+                "build",
+                "-f",
+                "-",
+                "-t",
+                "stdin-df",
+                ctx.path().to_str().unwrap(),
+            ]);
+            c.env("DOCKER_BUILDKIT", "0");
+            c
+        };
+        c.env("DOCKER_BUILDKIT", "0");
+        let o = with_stdin(c, df);
+        assert_ok(&o, "build -f -");
+        assert_eq!(
+            stdout(&d.docker(&["run", "--rm", "stdin-df"])),
+            "from the context\n"
+        );
+    }
+    // - : a tar context on stdin.
+    fs::write(ctx.path().join("Dockerfile"), df).unwrap();
+    let tar = Command::new("tar")
+        .args(["-c", "-C", ctx.path().to_str().unwrap(), "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    for cli in ["berth", "docker"] {
+        let mut c = if cli == "berth" {
+            d.berth_cmd(&["build", "-t", "stdin-ctx", "-"])
+        } else {
+            d.docker_cmd(&["build", "-t", "stdin-ctx", "-"])
+        };
+        c.env("DOCKER_BUILDKIT", "0");
+        let o = with_stdin(c, &tar.stdout);
+        assert_ok(&o, "build -");
+        assert_eq!(
+            stdout(&d.docker(&["run", "--rm", "stdin-ctx"])),
+            "from the context\n"
+        );
+    }
+    // - : a Dockerfile alone on stdin (no context).
+    let o = with_stdin(
+        d.berth_cmd(&["build", "-t", "stdin-only", "-"]),
+        b"FROM busybox\nRUN echo no context\n",
+    );
+    assert_ok(&o, "build - with a Dockerfile");
+    assert!(stdout(&o).contains("no context"));
+    // A remote context is refused clearly.
+    let o = d.berth(&["build", "https://example.com/repo.git"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("remote contexts cannot be fetched"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn failing_run_and_malformed_dockerfile() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo before\nRUN echo last words && exit 3\nRUN echo never\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let before = stdout(&d.docker(&["images", "-q", "-a"]));
+    for cli in ["docker", "berth"] {
+        let o = if cli == "docker" {
+            docker_build(&d, Some("0"), &["-t", "broken", c])
+        } else {
+            d.berth(&["build", "-t", "broken", c])
+        };
+        assert_eq!(o.status.code(), Some(3), "{cli}: {}", stderr(&o));
+        assert!(stdout(&o).contains("last words"), "{}", stdout(&o));
+        assert!(!stdout(&o).contains("never"));
+        assert!(
+            stderr(&o).contains(
+                "The command '/bin/sh -c echo last words && exit 3' returned a non-zero code: 3"
+            ),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!d.docker(&["image", "inspect", "broken"]).status.success());
+        assert_eq!(containers(&d), "", "containers left after a failed RUN");
+    }
+    // The steps before the failure were kept as cache images, nothing else.
+    let after = stdout(&d.docker(&["images", "-q", "-a"]));
+    assert!(
+        after.lines().count() <= before.lines().count() + 1,
+        "{before}\n--\n{after}"
+    );
+
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nRUN echo fine\nCOPY onlyone\n")],
+    );
+    let o = docker_build(&d, Some("0"), &[c]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("dockerfile parse error on line 3"), "{err}");
+    assert!(
+        !stdout(&o).contains("Step 1"),
+        "nothing runs: {}",
+        stdout(&o)
+    );
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nFOO bar\n")]);
+    let o = d.berth(&["build", c]);
+    assert!(
+        stderr(&o).contains("dockerfile parse error on line 2: unknown instruction: FOO"),
+        "{}",
+        stderr(&o)
+    );
+    // A missing COPY source and a missing base image name what is missing.
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY missing.txt /\n")],
+    );
+    let o = d.berth(&["build", c]);
+    assert!(stderr(&o).contains("missing.txt"), "{}", stderr(&o));
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY ../outside /\n")],
+    );
+    let o = d.berth(&["build", c]);
+    assert!(
+        stderr(&o).contains("Forbidden path outside the build context: ../outside"),
+        "{}",
+        stderr(&o)
+    );
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY --from=nostage /x /x\n")],
+    );
+    let o = d.berth(&["build", c]);
+    assert!(stderr(&o).contains("nostage"), "{}", stderr(&o));
+    write(ctx.path(), &[("Dockerfile", "FROM no-such-image:1\n")]);
+    let o = d.berth(&["build", c]);
+    assert!(stderr(&o).contains("no-such-image:1"), "{}", stderr(&o));
+    assert_eq!(containers(&d), "");
+}
+
+/// Serves `body` at any path on 127.0.0.1 for `n` requests; returns the port.
+fn serve(body: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match std::io::Read::read(&mut s, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn add_url_and_archives() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    let (port, server) = serve(b"downloaded content\n".to_vec(), 1);
+    make_tar_gz(ctx.path(), "files.tar.gz");
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD http://127.0.0.1:{port}/dir/remote.txt /fetched/\nADD files.tar.gz /x/\nCOPY files.tar.gz /copied/\n\
+                 RUN cat /fetched/remote.txt /x/inner/in-archive.txt && stat -c %a /fetched/remote.txt && ls /copied\n"
+            ),
+        )],
+    );
+    let o = docker_build(
+        &d,
+        Some("0"),
+        &[
+            "--network",
+            "host",
+            "-t",
+            "added",
+            ctx.path().to_str().unwrap(),
+        ],
+    );
+    server.join().unwrap();
+    assert_ok(&o, "build with ADD");
+    let out = stdout(&o);
+    assert!(
+        out.contains("downloaded content\nfrom the archive\n600\nfiles.tar.gz\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn quiet_rm_force_rm_and_network_flags() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo chatty && ip -o link | grep -c . > /links\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    // -q: only the image id, from both CLIs.
+    for cli in ["berth", "docker"] {
+        let o = if cli == "berth" {
+            d.berth(&["build", "-q", "--no-cache", "-t", "quiet", c])
+        } else {
+            docker_build(&d, Some("0"), &["-q", "--no-cache", "-t", "quiet", c])
+        };
+        assert_ok(&o, "build -q");
+        let out = stdout(&o);
+        assert!(
+            out.starts_with("sha256:") && out.lines().count() == 1,
+            "{cli}: {out}"
+        );
+        assert_eq!(out.trim(), inspect(&d, "quiet", "{{.Id}}"));
+    }
+    // --network none: RUN sees only the loopback link.
+    let o = d.berth(&["build", "--no-cache", "--network", "none", "-t", "nonet", c]);
+    assert_ok(&o, "build --network none");
+    let run = d.docker(&["run", "--rm", "nonet", "cat", "/links"]);
+    assert_eq!(stdout(&run), "1\n");
+    // --rm=false keeps the RUN container; --force-rm removes a failed one.
+    let o = d.berth(&["build", "--no-cache", "--rm=false", c]);
+    assert_ok(&o, "build --rm=false");
+    assert!(!stdout(&o).contains("Removing intermediate container"));
+    let kept = containers(&d);
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+    assert_ok(&d.docker(&["rm", kept.trim()]), "rm kept container");
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nRUN exit 2\n")]);
+    let o = d.berth(&["build", "--rm=false", "--force-rm", c]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(containers(&d), "");
+}
