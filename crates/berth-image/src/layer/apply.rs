@@ -23,10 +23,10 @@ pub struct Applied {
     pub size: u64,
 }
 
-/// Hashes everything read through it.
+/// Hashes everything read through it (unless made with `hasher: None`).
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     count: u64,
 }
 
@@ -34,22 +34,22 @@ impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
         }
     }
     pub(crate) fn finish(self) -> (String, u64) {
-        (
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        )
+        let hex = self.hasher.map(|h| hex::encode(h.finalize()));
+        (format!("sha256:{}", hex.unwrap_or_default()), self.count)
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
@@ -74,7 +74,38 @@ pub fn apply_mapped(
     overlay_whiteouts: bool,
     ids: Option<IdMap>,
 ) -> Result<Applied, LayerError> {
-    let mut hr = HashingReader::new(decompress(reader)?);
+    apply_stream(
+        HashingReader::new(decompress(reader)?),
+        dest,
+        overlay_whiteouts,
+        ids,
+    )
+}
+
+/// [`apply`] of a plain tar stream whose digest the caller computes itself (as the store
+/// does while keeping a copy of the tar): `diff_id` is left empty, the stream is still read
+/// to its end.
+pub fn apply_unhashed(
+    reader: impl Read,
+    dest: &Path,
+    overlay_whiteouts: bool,
+) -> Result<Applied, LayerError> {
+    let hr = HashingReader {
+        inner: reader,
+        hasher: None,
+        count: 0,
+    };
+    let mut applied = apply_stream(hr, dest, overlay_whiteouts, None)?;
+    applied.diff_id.clear();
+    Ok(applied)
+}
+
+fn apply_stream<R: Read>(
+    mut hr: HashingReader<R>,
+    dest: &Path,
+    overlay_whiteouts: bool,
+    ids: Option<IdMap>,
+) -> Result<Applied, LayerError> {
     let mut state = State {
         root: dest,
         ids,

@@ -4,11 +4,13 @@
 
 mod apply;
 mod compress;
+mod gzip;
 mod path;
 mod write;
 
-pub use apply::{apply, apply_mapped, Applied};
+pub use apply::{apply, apply_mapped, apply_unhashed, Applied};
 pub use compress::{decompress, Compression};
+pub use gzip::LayerGzip;
 pub use path::{clean_entry_path, resolve_in_root};
 pub use write::{write_dir, write_dir_mapped};
 

@@ -3,8 +3,9 @@
 //! layer tars and which registry blob each layer already is.
 
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::mpsc;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -74,9 +75,13 @@ impl ImageStore {
     /// Unpacks the top layer of `diff_ids` from `r` (plain, gzip or zstd), keeps its tar,
     /// and stores both only if the tar's digest is that diff id. Returns the bytes of
     /// file content. The caller holds a [`PullLease`] covering `diff_ids`.
+    ///
+    /// Decompression runs on a thread of its own, feeding the tar to this one (which keeps
+    /// the copy, hashes it once and unpacks it): the two halves take about as long, so a
+    /// pull uses both of a small machine's cores.
     pub fn store_layer(
         &self,
-        r: impl Read,
+        r: impl Read + Send,
         what: &str,
         diff_ids: &[String],
     ) -> Result<u64, ImageError> {
@@ -87,18 +92,24 @@ impl ImageStore {
         };
         let tmp = self.layers.tmp_dir()?;
         let mut w = self.content.writer()?;
-        let plain = layer::decompress(r).map_err(|e| ImageError::layer(what, e))?;
-        let tee = super::TeeReader {
-            r: plain,
-            w: &mut w,
-        };
-        let applied = layer::apply(tee, &tmp.path, true).map_err(|e| ImageError::layer(what, e))?;
-        if &applied.diff_id != expected {
-            return Err(ImageError::DigestMismatch {
-                expected: expected.clone(),
-                actual: applied.diff_id,
-            });
-        }
+        let applied = std::thread::scope(|s| {
+            let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
+            s.spawn(move || inflate_into(r, &tx));
+            let tee = super::TeeReader {
+                r: ChunkReader {
+                    rx,
+                    chunk: Vec::new(),
+                    pos: 0,
+                },
+                w: &mut w,
+            };
+            // The receiver goes with `tee` when apply returns, so a failed unpack also ends
+            // the decompressing thread.
+            layer::apply_unhashed(tee, &tmp.path, true)
+        })
+        .map_err(|e| ImageError::layer(what, e))?;
+        // Verifies the tar's digest: a mismatch stores nothing (the unpacked dir goes with
+        // `tmp`).
         self.content.commit(w, Some(expected))?;
         self.layers.commit(tmp, &chain)?;
         Ok(applied.size)
@@ -211,5 +222,58 @@ impl ImageStore {
             })
         };
         read().unwrap_or_default()
+    }
+}
+
+/// Decompresses `r` into chunks on `tx` until its end, an error, or the receiver is gone.
+fn inflate_into(r: impl Read, tx: &mpsc::SyncSender<io::Result<Vec<u8>>>) {
+    let mut plain = match layer::decompress(r) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx.send(Err(io::Error::other(e.to_string())));
+            return;
+        }
+    };
+    loop {
+        let mut chunk = vec![0u8; 256 * 1024];
+        match plain.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                chunk.truncate(n);
+                if tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the chunks [`inflate_into`] sends.
+struct ChunkReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }

@@ -381,7 +381,7 @@ fn gzip_into(
         hasher: Sha256::new(),
         size: 0,
     };
-    let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
+    let mut gz = berth_image::layer::LayerGzip::new(w);
     let mut bar = Throttle::new(progress, id, "Pushing");
     let mut buf = vec![0u8; 256 * 1024];
     let mut done = 0u64;
