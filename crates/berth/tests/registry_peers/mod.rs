@@ -49,15 +49,7 @@ impl BerthRegistry {
             .spawn()
             .expect("start berth registry serve");
         let r = BerthRegistry { dir, port, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "berth registry did not start: {}",
-                std::fs::read_to_string(r.dir.path().join("registry.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, &r.dir.path().join("registry.log"));
         r
     }
 
@@ -74,6 +66,19 @@ impl Drop for BerthRegistry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (up to 20 s) until a registry accepts connections on `port`; fails with its log.
+fn wait_listening(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "registry on port {port} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -140,15 +145,7 @@ impl Registry {
             child,
             tls,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "registry did not start: {}",
-                std::fs::read_to_string(r.dir.path().join("registry.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, &r.dir.path().join("registry.log"));
         r
     }
 
