@@ -79,12 +79,18 @@ ENTRYPOINT ["/bin/sh", "-c"]
 CMD ["cat /greeting /app/hello.txt"]
 "#;
 
+/// A tar of `inner/in-archive.txt`, compressed by `flag` (`-z`, `-j`, `-J`).
 fn make_tar_gz(dir: &Path, name: &str) {
+    make_tar(dir, name, "-z");
+}
+
+fn make_tar(dir: &Path, name: &str, flag: &str) {
     let src = dir.join("tarsrc");
     fs::create_dir_all(src.join("inner")).unwrap();
     fs::write(src.join("inner/in-archive.txt"), "from the archive\n").unwrap();
     let status = Command::new("tar")
-        .arg("-czf")
+        .arg(flag)
+        .arg("-cf")
         .arg(dir.join(name))
         .arg("-C")
         .arg(&src)
@@ -652,13 +658,17 @@ fn add_url_and_archives() {
     let ctx = tempfile::tempdir().unwrap();
     let (port, server) = serve(b"downloaded content\n".to_vec(), 1);
     make_tar_gz(ctx.path(), "files.tar.gz");
+    make_tar(ctx.path(), "files.tar.bz2", "-j");
+    make_tar(ctx.path(), "files.tar.xz", "-J");
     write(
         ctx.path(),
         &[(
             "Dockerfile",
             &format!(
                 "FROM busybox\nADD http://127.0.0.1:{port}/dir/remote.txt /fetched/\nADD files.tar.gz /x/\nCOPY files.tar.gz /copied/\n\
-                 RUN cat /fetched/remote.txt /x/inner/in-archive.txt && stat -c %a /fetched/remote.txt && ls /copied\n"
+                 ADD files.tar.bz2 /bz/\nADD files.tar.xz /xz/\n\
+                 RUN cat /fetched/remote.txt /x/inner/in-archive.txt && stat -c %a /fetched/remote.txt && ls /copied \
+                 && cat /bz/inner/in-archive.txt /xz/inner/in-archive.txt\n"
             ),
         )],
     );
@@ -677,7 +687,7 @@ fn add_url_and_archives() {
     assert_ok(&o, "build with ADD");
     let out = stdout(&o);
     assert!(
-        out.contains("downloaded content\nfrom the archive\n600\nfiles.tar.gz\n"),
+        out.contains("downloaded content\nfrom the archive\n600\nfiles.tar.gz\nfrom the archive\nfrom the archive\n"),
         "{out}"
     );
 }

@@ -7,7 +7,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{chown, lchown, symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use berth_image::layer::resolve_in_root;
+use berth_image::layer::{decompress, resolve_in_root, Compression};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
@@ -222,8 +222,9 @@ fn remove_non_dir(p: &Path) -> Result<(), CopyError> {
 }
 
 /// The compression of a local archive ADD extracts, by its first bytes;
-/// `None` when the file is not a tar ADD knows (it is then copied).
-fn archive_kind(path: &Path) -> Result<Option<&'static str>, CopyError> {
+/// Whether the file starts like a tar: compressed (gzip, zstd, bzip2, xz: told by their magic
+/// bytes, as docker does) or plain (`ustar` at offset 257). Anything else is copied.
+fn archive_kind(path: &Path) -> Result<Option<Compression>, CopyError> {
     let mut head = [0u8; 512];
     let mut f = fs::File::open(path).map_err(io_err("open", path))?;
     let mut n = 0;
@@ -234,19 +235,17 @@ fn archive_kind(path: &Path) -> Result<Option<&'static str>, CopyError> {
         }
     }
     let head = &head[..n];
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Some("gzip")
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
-    } else if head.len() >= 263 && &head[257..262] == b"ustar" {
-        Some("tar")
-    } else {
-        None
+    Ok(match Compression::detect(head) {
+        Compression::None if head.len() >= 263 && &head[257..262] == b"ustar" => {
+            Some(Compression::None)
+        }
+        Compression::None => None,
+        compressed => Some(compressed),
     })
 }
 
-/// ADD of a local file: a tar (plain, gzip or zstd) is unpacked into `dir`
-/// and true is returned; anything else is left to be copied (false).
+/// ADD of a local file: a tar (plain, gzip, zstd, bzip2 or xz) is unpacked into `dir` and
+/// true is returned; anything else is left to be copied (false).
 pub fn extract_archive(
     src: &Path,
     dir: &Path,
@@ -255,20 +254,14 @@ pub fn extract_archive(
     let Some(kind) = archive_kind(src)? else {
         return Ok(false);
     };
-    let f = BufReader::new(fs::File::open(src).map_err(io_err("open", src))?);
-    let reader: Box<dyn Read> = match kind {
-        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(f)),
-        "zstd" => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(f)
-                .map_err(|e| CopyError::Path(format!("zstd archive {}: {e}", src.display())))?,
-        ),
-        _ => Box::new(f),
-    };
+    let f = fs::File::open(src).map_err(io_err("open", src))?;
+    let reader =
+        decompress(f).map_err(|e| CopyError::Path(format!("archive {}: {e}", src.display())))?;
     let mut reader = BufReader::new(reader);
     // A compressed file that does not hold a tar is copied as it is.
     let is_tar = {
         let head = reader.fill_buf().map_err(io_err("read", src))?;
-        kind == "tar" || head.len() >= 263 && &head[257..262] == b"ustar"
+        kind == Compression::None || head.len() >= 263 && &head[257..262] == b"ustar"
     };
     if !is_tar {
         return Ok(false);
