@@ -28,6 +28,11 @@ cleanup() {
     kill "$daemon" 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
     [ -n "${BERTH_DEMO_DIR:-}" ] || rm -rf "$dir"
+    # the (empty) cgroups the daemon made under its cgroup parent
+    for d in "/sys/fs/cgroup/berth-demo-$$" /sys/fs/cgroup/*/"berth-demo-$$"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    true
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done

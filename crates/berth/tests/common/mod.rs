@@ -398,18 +398,26 @@ pub fn cgroups_under(parent: &str) -> Vec<PathBuf> {
     out
 }
 
-/// The busybox rootfs tar from Debian's busybox-static, built once per test binary.
+/// The busybox rootfs tar from Debian's busybox-static, made once under cargo's target/tmp
+/// and shared by every test binary (each makes it in a dir of its own and renames that into
+/// place; one that loses the race uses the winner's).
 pub fn busybox_tar() -> PathBuf {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-fixture-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join("busybox-fixture");
         let tar = dir.join("busybox.tar");
+        if tar.exists() {
+            return tar;
+        }
+        let mine = base.join(format!("busybox-fixture-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&mine);
+        std::fs::create_dir_all(&mine).unwrap();
         let script = fixtures_dir().join("make-busybox-rootfs.sh");
         let out = Command::new("sh")
             .arg(&script)
-            .arg(dir.join("rootfs"))
-            .arg(&tar)
+            .arg(mine.join("rootfs"))
+            .arg(mine.join("busybox.tar"))
             .output()
             .expect("run make-busybox-rootfs.sh");
         assert!(
@@ -417,6 +425,10 @@ pub fn busybox_tar() -> PathBuf {
             "fixture: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if std::fs::rename(&mine, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&mine);
+        }
+        assert!(tar.exists(), "fixture {} missing", tar.display());
         tar
     })
     .clone()
