@@ -62,10 +62,9 @@ fn io_err(errno: Errno) -> io::Error {
     io::Error::from_raw_os_error(errno as i32)
 }
 
-/// Creates a network namespace kept alive by a bind mount at `path` (parent directories
-/// and the file are created; the file must not exist yet), with `lo` up. On failure
-/// nothing is left behind: no file, no mount.
-pub fn create(path: &Path) -> Result<(), NetnsError> {
+/// Makes the empty file a namespace is bind-mounted on (and its parent directories); the
+/// file must not exist yet.
+fn mount_point(path: &Path) -> Result<(), NetnsError> {
     let create_err = |err| NetnsError::Create {
         path: path.to_path_buf(),
         err,
@@ -79,6 +78,14 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
         .mode(0o444)
         .open(path)
         .map_err(create_err)?;
+    Ok(())
+}
+
+/// Creates a network namespace kept alive by a bind mount at `path` (parent directories
+/// and the file are created; the file must not exist yet), with `lo` up. On failure
+/// nothing is left behind: no file, no mount.
+pub fn create(path: &Path) -> Result<(), NetnsError> {
+    mount_point(path)?;
 
     let target = path.to_path_buf();
     let result = spawn(path, move || -> Result<(), NetnsError> {
@@ -115,19 +122,7 @@ pub fn create(path: &Path) -> Result<(), NetnsError> {
 /// made it) at `path` with a bind mount, with `lo` up; the file must not exist yet. On
 /// failure nothing is left behind.
 pub fn create_from(path: &Path, source: &Path) -> Result<(), NetnsError> {
-    let create_err = |err| NetnsError::Create {
-        path: path.to_path_buf(),
-        err,
-    };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(create_err)?;
-    }
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o444)
-        .open(path)
-        .map_err(create_err)?;
+    mount_point(path)?;
     let mounted = mount(
         Some(source),
         path,
@@ -135,7 +130,10 @@ pub fn create_from(path: &Path, source: &Path) -> Result<(), NetnsError> {
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| create_err(io_err(e)));
+    .map_err(|e| NetnsError::Create {
+        path: path.to_path_buf(),
+        err: io_err(e),
+    });
     let result = mounted.and_then(|()| {
         let target = path.to_path_buf();
         run_in(path, move || {

@@ -31,24 +31,7 @@ impl ImageStore {
         runtime: Value,
         created_by: &str,
     ) -> Result<String, ImageError> {
-        let (parent_id, diff_ids, sizes, mut history) = match parent {
-            None => (String::new(), Vec::new(), Vec::new(), Vec::new()),
-            Some(p) => {
-                let rec = self.snapshot()?.resolve(p)?.clone();
-                let pcfg = config::parse(&self.content.read(&rec.config_digest)?)?;
-                let hist = pcfg
-                    .get("history")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                (
-                    rec.id.clone(),
-                    rec.diff_ids.clone(),
-                    rec.layer_sizes.clone(),
-                    hist,
-                )
-            }
-        };
+        let (parent_id, diff_ids, sizes, mut history) = self.parent_parts(parent)?;
         let mut lease = self.leases.hold(chain_ids(&diff_ids));
         let created = now_rfc3339();
         if !created_by.is_empty() {

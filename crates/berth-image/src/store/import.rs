@@ -63,25 +63,7 @@ impl ImageStore {
             .transpose()?
             .into_iter()
             .collect::<Vec<_>>();
-        let (parent_id, mut diff_ids, mut sizes, mut history) = match parent {
-            None => (String::new(), Vec::new(), Vec::new(), Vec::new()),
-            Some(p) => {
-                let snap = self.snapshot()?;
-                let rec = snap.resolve(p)?.clone();
-                let pcfg = config::parse(&self.content.read(&rec.config_digest)?)?;
-                let hist = pcfg
-                    .get("history")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                (
-                    rec.id.clone(),
-                    rec.diff_ids.clone(),
-                    rec.layer_sizes.clone(),
-                    hist,
-                )
-            }
-        };
+        let (parent_id, mut diff_ids, mut sizes, mut history) = self.parent_parts(parent)?;
         let mut lease = self.leases.hold(chain_ids(&diff_ids));
 
         // The upper dir as a tar blob first (its digest is the diff id), then
@@ -141,4 +123,24 @@ impl ImageStore {
 /// docker stores the whole `container.Config` shape in image configs.
 pub(super) fn full_runtime_config(runtime: Map<String, Value>) -> Value {
     config::container_config(&json!({ "config": runtime }))
+}
+
+/// What a new image takes over from its parent: the parent's id, diff ids, layer sizes and
+/// history (all empty without a parent).
+pub(super) type ParentParts = (String, Vec<String>, Vec<u64>, Vec<Value>);
+
+impl ImageStore {
+    pub(super) fn parent_parts(&self, parent: Option<&str>) -> Result<ParentParts, ImageError> {
+        let Some(p) = parent else {
+            return Ok(Default::default());
+        };
+        let rec = self.snapshot()?.resolve(p)?.clone();
+        let pcfg = config::parse(&self.content.read(&rec.config_digest)?)?;
+        let history = pcfg
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok((rec.id, rec.diff_ids, rec.layer_sizes, history))
+    }
 }

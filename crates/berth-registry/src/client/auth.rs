@@ -87,6 +87,16 @@ pub enum Challenge {
 }
 
 impl Challenge {
+    /// The first challenge of a response's `WWW-Authenticate` headers that berth understands.
+    pub fn of(headers: &hyper::HeaderMap) -> Option<Challenge> {
+        headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(Challenge::parse)
+            .next()
+    }
+
     pub fn parse(header: &str) -> Option<Challenge> {
         let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         match scheme.to_ascii_lowercase().as_str() {

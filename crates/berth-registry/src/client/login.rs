@@ -45,13 +45,7 @@ pub async fn login(cfg: &RegistryConfig, auth: &AuthConfig) -> Result<(), Regist
         if resp.status().is_success() {
             return Ok(());
         }
-        let challenge = resp
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(Challenge::parse)
-            .next();
+        let challenge = Challenge::of(resp.headers());
         let status = resp.status();
         let Some(c) = challenge else {
             return Err(RegistryError::Registry(format!(

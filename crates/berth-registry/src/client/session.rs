@@ -33,13 +33,7 @@ async fn ping(tls: &Tls, ep: &Endpoint) -> Result<Ping, RegistryError> {
         .body(http::empty())
         .map_err(|e| RegistryError::InvalidArgument(format!("{url}: {e}")))?;
     let resp = http::send(tls, ep.verify_tls, req).await?;
-    let challenge = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(Challenge::parse)
-        .next();
+    let challenge = Challenge::of(resp.headers());
     let status = resp.status();
     if status.is_success() || status == 401 {
         return Ok(Ping { challenge });
@@ -145,13 +139,7 @@ impl Repository {
         if resp.status() != 401 {
             return Ok(resp);
         }
-        let challenge = resp
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(Challenge::parse)
-            .next();
+        let challenge = Challenge::of(resp.headers());
         let Some(c) = challenge else { return Ok(resp) };
         let Some(a) = authorize(
             &self.tls,
