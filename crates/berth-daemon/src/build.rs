@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_build::builder::{Engine, EngineError, EngineImage};
+use berth_build::builder::{Engine, EngineError, EngineImage, StepImage};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -144,8 +144,7 @@ impl Engine for DaemonEngine {
     fn commit_container(
         &self,
         container: &str,
-        config: &Value,
-        created_by: &str,
+        image: &StepImage<'_>,
     ) -> Result<String, EngineError> {
         let c = self
             .daemon
@@ -156,19 +155,24 @@ impl Engine for DaemonEngine {
         let upper = berth_image::rootfs::upper_dir(&self.daemon.container_dir(&c.id));
         self.daemon
             .images
-            .commit_step(&parent, &upper, config.clone(), created_by)
+            .commit_step(
+                &parent,
+                &upper,
+                image.config.clone(),
+                image.created_by,
+                image.author,
+            )
             .map_err(|e| err(format!("commit build container {}: {e}", &c.id[..12])))
     }
 
     fn derive_image(
         &self,
         parent: Option<&str>,
-        config: &Value,
-        created_by: &str,
+        image: &StepImage<'_>,
     ) -> Result<String, EngineError> {
         self.daemon
             .images
-            .derive(parent, config.clone(), created_by)
+            .derive(parent, image.config.clone(), image.created_by, image.author)
             .map_err(err)
     }
 

@@ -147,6 +147,10 @@ fn docker_cli_builds_every_instruction() {
     assert_eq!(inspect(&d, "every:1", "{{.Config.WorkingDir}}"), "/app");
     assert_eq!(inspect(&d, "every:1", "{{.Config.User}}"), "1000:1000");
     assert_eq!(
+        inspect(&d, "every:1", "{{.Author}}"),
+        "someone <someone@example.com>"
+    );
+    assert_eq!(
         inspect(&d, "every:1", "{{json .Config.Entrypoint}}"),
         r#"["/bin/sh","-c"]"#
     );
@@ -734,5 +738,80 @@ fn quiet_rm_force_rm_and_network_flags() {
     write(ctx.path(), &[("Dockerfile", "FROM busybox\nRUN exit 2\n")]);
     let o = d.berth(&["build", "--rm=false", "--force-rm", c]);
     assert_eq!(o.status.code(), Some(2));
+    assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn independent_stages_build_at_once_with_output_in_order() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Stage `server` can only finish when stage `client` runs at the same time: one
+    // listens on the host's loopback, the other connects to it. Built one after the
+    // other, the listener would give up after 30 s and fail the build.
+    let dockerfile = format!(
+        "FROM busybox AS server\n\
+         RUN --network=host echo server up && timeout 30 nc -l -p {port} > /got && cat /got\n\n\
+         FROM busybox AS client\n\
+         RUN --network=host for i in $(seq 300); do echo ping | nc 127.0.0.1 {port} && break; sleep 0.1; done; echo client done\n\n\
+         FROM busybox\n\
+         COPY --from=server /got /got\n\
+         COPY --from=client /etc/hostname /client\n\
+         CMD [\"cat\", \"/got\"]\n"
+    );
+    write(ctx.path(), &[("Dockerfile", &dockerfile)]);
+    let c = ctx.path().to_str().unwrap();
+    let o = docker_build(&d, Some("0"), &["--no-cache", "-t", "parallel", c]);
+    assert_ok(&o, "build with two stages that need each other running");
+    let out = stdout(&o);
+    // The legacy stream keeps stage order: stage 0's steps and output, then stage 1's.
+    let at = |s: &str| {
+        out.find(s)
+            .unwrap_or_else(|| panic!("{s:?} missing in {out}"))
+    };
+    assert!(at("Step 1/8 : FROM busybox AS server") < at("server up"));
+    assert!(
+        at("ping") < at("Step 3/8 : FROM busybox AS client"),
+        "{out}"
+    );
+    assert!(at("Step 4/8 : RUN --network=host for i") < at("client done"));
+    assert!(at("client done") < at("Step 5/8 : FROM busybox\n"), "{out}");
+    assert!(out.contains("Successfully tagged parallel:latest"), "{out}");
+    let run = d.docker(&["run", "--rm", "parallel"]);
+    assert_eq!(stdout(&run), "ping\n");
+    assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn a_failing_stage_stops_the_stages_running_beside_it() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    // `slow` is cancelled at its next step once `broken` failed: its second RUN never runs.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox AS slow\nRUN sleep 2\nRUN echo slow finished\n\n\
+             FROM busybox AS broken\nRUN echo broken fails && exit 3\n\n\
+             FROM busybox\nCOPY --from=slow /etc/hostname /a\nCOPY --from=broken /etc/hostname /b\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let o = docker_build(&d, Some("0"), &["--no-cache", c]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(
+            "The command '/bin/sh -c echo broken fails && exit 3' returned a non-zero code: 3"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    assert!(out.contains("broken fails"), "{out}");
+    assert!(!out.contains("slow finished"), "{out}");
     assert_eq!(containers(&d), "");
 }

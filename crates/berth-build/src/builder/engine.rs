@@ -25,6 +25,17 @@ impl EngineImage {
     }
 }
 
+/// What a step's image records besides its layers.
+#[derive(Debug, Clone)]
+pub struct StepImage<'a> {
+    /// The docker-keyed runtime config (`Env`, `Cmd`, ...).
+    pub config: Value,
+    /// Its history entry (none when empty).
+    pub created_by: &'a str,
+    /// The image's `author` (MAINTAINER), empty for none.
+    pub author: &'a str,
+}
+
 /// An engine operation failed; the message names the object.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -59,23 +70,19 @@ pub trait Engine: Sync {
         output: &mut dyn FnMut(&[u8]),
     ) -> Result<i64, EngineError>;
 
-    /// The container's changes become an image with runtime config `config`
-    /// (no new layer when nothing changed, as docker commits).
+    /// The container's changes become an image `image` (no new layer when
+    /// nothing changed, as docker commits).
     fn commit_container(
         &self,
         container: &str,
-        config: &Value,
-        created_by: &str,
+        image: &StepImage<'_>,
     ) -> Result<String, EngineError>;
 
-    /// A new image with the layers of `parent` (none for `scratch`) and
-    /// runtime config `config`; `created_by` is its history entry (none when
-    /// empty).
+    /// A new image `image` with the layers of `parent` (none for `scratch`).
     fn derive_image(
         &self,
         parent: Option<&str>,
-        config: &Value,
-        created_by: &str,
+        image: &StepImage<'_>,
     ) -> Result<String, EngineError>;
 
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;

@@ -7,10 +7,12 @@ use serde_json::{json, Map, Value};
 use crate::dockerfile::{CommandLine, Healthcheck, InstructionKind, KeyValue};
 
 /// The stage's state besides the config: whether CMD was set in this stage
-/// (ENTRYPOINT then keeps it, as docker does).
+/// (ENTRYPOINT then keeps it, as docker does), and MAINTAINER, which docker
+/// records as the `author` of this and every later image of the stage.
 #[derive(Debug, Default)]
 pub struct StageFlags {
     pub cmd_set: bool,
+    pub maintainer: String,
 }
 
 /// The shell of shell-form commands: the config's `Shell`, else `/bin/sh -c`.
@@ -126,7 +128,10 @@ pub fn apply(
             config.insert("StopSignal".into(), json!(s));
             format!("STOPSIGNAL {s}")
         }
-        InstructionKind::Maintainer(m) => format!("MAINTAINER {m}"),
+        InstructionKind::Maintainer(m) => {
+            flags.maintainer = m.clone();
+            format!("MAINTAINER {m}")
+        }
         InstructionKind::Onbuild(o) => {
             let mut list = string_list(config.get("OnBuild"));
             list.push(o.expression.clone());

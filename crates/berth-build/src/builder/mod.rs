@@ -8,6 +8,7 @@ mod copy;
 mod engine;
 mod fetch;
 mod metadata;
+mod parallel;
 mod stage;
 mod transfer;
 
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 pub use copy::CopyError;
-pub use engine::{Engine, EngineError, EngineImage};
+pub use engine::{Engine, EngineError, EngineImage, StepImage};
 pub use fetch::FetchError;
 
 use crate::build_args::{ArgError, GlobalArgs};
@@ -26,6 +27,7 @@ use crate::context::{walk_context, ContextError};
 use crate::dockerfile::{parse, Dockerfile, ParseError, StepError};
 use crate::ignore::{DockerIgnore, IgnoreError};
 use crate::stages::{required_stages, StageError};
+use parallel::{OrderedOutput, StageOutput, StageResults};
 
 /// What `POST /build` / `berth build` asked for.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +87,9 @@ pub enum BuildError {
     RunFailed { command: String, code: i64 },
     #[error("{0}")]
     Invalid(String),
+    /// Another stage failed; its error is the one reported.
+    #[error("the build was cancelled: another stage failed")]
+    Cancelled,
 }
 
 impl BuildError {
@@ -105,10 +110,12 @@ pub fn short_id(id: &str) -> &str {
 
 /// Runs the build; returns the id of the image built (and tagged).
 /// Nothing is run before the whole Dockerfile parsed and its stages resolved.
+/// Stages run at once, each as soon as the stages it needs are built; the
+/// output keeps build order.
 pub fn build(
     engine: &dyn Engine,
     req: &BuildRequest,
-    out: &mut dyn FnMut(Progress<'_>),
+    out: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<String, BuildError> {
     let df = parse(&req.dockerfile)?;
     let globals = GlobalArgs::resolve(&df, &req.build_args).map_err(BuildError::Arg)?;
@@ -118,37 +125,92 @@ pub fn build(
     }
     let ignore = DockerIgnore::for_context(&req.context, Some(&req.dockerfile_path))?;
     let index = ContextIndex::new(&req.context, walk_context(&req.context, &ignore)?);
-    let mut b = Builder {
-        engine,
-        req,
-        df: &df,
-        globals: &globals,
-        index: &index,
-        out,
-        results: vec![None; df.stages.len()],
-        step: 0,
-        total: total_steps(&df, &stages, req),
-        cleanup: Vec::new(),
-    };
-    let result = b.run(&stages);
-    b.remove_leftovers();
-    let id = result?;
+    let output = OrderedOutput::new(out, stages.len());
+    let results = StageResults::new(df.stages.len());
+    let total = total_steps(&df, &stages, req);
+    let mut first_step = 0;
+    let outcomes: Vec<Result<String, BuildError>> = std::thread::scope(|scope| {
+        let mut threads = Vec::new();
+        for (position, &stage) in stages.iter().enumerate() {
+            let mut b = Builder {
+                engine,
+                req,
+                df: &df,
+                globals: &globals,
+                index: &index,
+                out: StageOutput {
+                    output: &output,
+                    position,
+                },
+                results: &results,
+                step: first_step,
+                total,
+                cleanup: Vec::new(),
+            };
+            first_step += 1 + df.stages[stage].instructions.len();
+            let is_target = position + 1 == stages.len();
+            let output = &output;
+            let results = &results;
+            let thread = std::thread::Builder::new()
+                .name(format!("build-stage-{stage}"))
+                .spawn_scoped(scope, move || {
+                    let result = b.build_stage(stage, is_target);
+                    if let Ok(id) = &result {
+                        b.out.emit(Progress::Aux(id));
+                    }
+                    results.finish(stage, result.as_ref().ok().map(String::as_str));
+                    b.remove_leftovers();
+                    output.finish(position);
+                    result
+                });
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    results.finish(stage, None);
+                    output.finish(position);
+                    threads.push(scope.spawn(move || {
+                        Err(BuildError::Invalid(format!(
+                            "start a thread for build stage {stage}: {e}"
+                        )))
+                    }));
+                }
+            }
+        }
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(BuildError::Invalid(
+                        "a build stage's thread panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    // The error of the stage that failed, not the cancellations it caused.
+    let mut id = String::new();
+    let mut cancelled = false;
+    for outcome in outcomes {
+        match outcome {
+            Ok(built) => id = built,
+            Err(BuildError::Cancelled) => cancelled = true,
+            Err(e) => return Err(e),
+        }
+    }
+    if cancelled {
+        return Err(BuildError::Cancelled);
+    }
+    let say = |text: &str| output.after(Progress::Stream(text));
     let unused = crate::build_args::unconsumed_build_args(&df, &req.build_args);
     if !unused.is_empty() {
-        (b.out)(Progress::Stream(&format!(
+        say(&format!(
             "[Warning] One or more build-args {unused:?} were not consumed\n"
-        )));
+        ));
     }
-    (b.out)(Progress::Stream(&format!(
-        "Successfully built {}\n",
-        short_id(&id)
-    )));
+    say(&format!("Successfully built {}\n", short_id(&id)));
     for tag in &req.tags {
         engine.tag_image(&id, tag)?;
-        (b.out)(Progress::Stream(&format!(
-            "Successfully tagged {}\n",
-            familiar_tag(tag)
-        )));
+        say(&format!("Successfully tagged {}\n", familiar_tag(tag)));
     }
     Ok(id)
 }
@@ -178,35 +240,30 @@ struct Leftover {
     run: bool,
 }
 
+/// One stage's builder (each stage runs on a thread of its own).
 struct Builder<'a> {
     engine: &'a dyn Engine,
     req: &'a BuildRequest,
     df: &'a Dockerfile,
     globals: &'a GlobalArgs,
     index: &'a ContextIndex,
-    out: &'a mut dyn FnMut(Progress<'_>),
-    /// Image id of each stage built so far.
-    results: Vec<Option<String>>,
+    out: StageOutput<'a>,
+    /// The images of the stages, as they are built.
+    results: &'a StageResults,
+    /// The number of the last step shown (steps are numbered across stages in build order).
     step: usize,
     total: usize,
     cleanup: Vec<Leftover>,
 }
 
 impl Builder<'_> {
-    fn say(&mut self, text: &str) {
-        (self.out)(Progress::Stream(text));
+    fn say(&self, text: &str) {
+        self.out.emit(Progress::Stream(text));
     }
 
-    fn run(&mut self, stages: &[usize]) -> Result<String, BuildError> {
-        let mut last = String::new();
-        for (n, &i) in stages.iter().enumerate() {
-            let is_target = n + 1 == stages.len();
-            let id = self.build_stage(i, is_target)?;
-            (self.out)(Progress::Aux(&id));
-            self.results[i] = Some(id.clone());
-            last = id;
-        }
-        Ok(last)
+    /// The image of an earlier stage, once it is built.
+    fn stage_image(&self, index: usize) -> Result<String, BuildError> {
+        self.results.wait(index)
     }
 
     /// The key of a step: parent image, what the step does, and its inputs.

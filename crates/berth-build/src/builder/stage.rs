@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::copy::{container_path, host_path, make_dirs};
 use super::metadata::{self, StageFlags};
-use super::{short_id, BuildError, Builder, EngineImage, Leftover};
+use super::{short_id, BuildError, Builder, EngineImage, Leftover, StepImage};
 use crate::build_args::StageScope;
 use crate::cache::instruction_cache_text;
 use crate::dockerfile::{parse, Instruction, InstructionKind, NetworkMode, Run};
@@ -20,6 +20,17 @@ pub(super) struct StageState<'a> {
     pub config: Map<String, Value>,
     pub flags: StageFlags,
     pub scope: StageScope<'a>,
+}
+
+impl StageState<'_> {
+    /// The next image of the stage: its config now, with this history entry.
+    pub fn next_image<'s>(&'s self, created_by: &'s str) -> StepImage<'s> {
+        StepImage {
+            config: Value::Object(self.config.clone()),
+            created_by,
+            author: &self.flags.maintainer,
+        }
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -67,9 +78,7 @@ impl<'a> Builder<'a> {
             Base::Scratch => None,
             Base::Image(name) => Some(self.image_named(&name)?),
             Base::Stage(i) => {
-                let id = self.results[i].clone().ok_or_else(|| {
-                    BuildError::Invalid(format!("stage {i} was not built before stage {index}"))
-                })?;
+                let id = self.stage_image(i)?;
                 Some(self.image_named(&id)?)
             }
         };
@@ -100,6 +109,9 @@ impl<'a> Builder<'a> {
             }
         }
         for instruction in &stage.instructions {
+            if self.results.cancelled() {
+                return Err(BuildError::Cancelled);
+            }
             self.step_line(&instruction.original);
             self.dispatch(&mut st, instruction)?;
             let image = st.image.clone();
@@ -186,11 +198,9 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let created_by = metadata::nop_created_by(&metadata::shell(&st.config), &comment);
-        let id = self.engine.derive_image(
-            st.image.as_deref(),
-            &Value::Object(st.config.clone()),
-            &created_by,
-        )?;
+        let id = self
+            .engine
+            .derive_image(st.image.as_deref(), &st.next_image(&created_by))?;
         self.remember(&key, &id)?;
         st.image = Some(id);
         Ok(())
@@ -201,9 +211,7 @@ impl<'a> Builder<'a> {
         if let Some(id) = &st.image {
             return Ok(id.clone());
         }
-        let id = self
-            .engine
-            .derive_image(None, &Value::Object(st.config.clone()), "")?;
+        let id = self.engine.derive_image(None, &st.next_image(""))?;
         st.image = Some(id.clone());
         Ok(id)
     }
@@ -228,9 +236,9 @@ impl<'a> Builder<'a> {
         make_dirs(&path, None)?;
         let created_by =
             metadata::nop_created_by(&metadata::shell(&st.config), &format!("WORKDIR {wd}"));
-        let id =
-            self.engine
-                .commit_container(&cid, &Value::Object(st.config.clone()), &created_by)?;
+        let id = self
+            .engine
+            .commit_container(&cid, &st.next_image(&created_by))?;
         self.remove_container(&cid)?;
         self.remember(&key, &id)?;
         st.image = Some(id);
@@ -304,10 +312,10 @@ impl<'a> Builder<'a> {
             run: true,
         });
         self.say(&format!(" ---> Running in {}\n", short_id(&cid)));
-        let out = &mut *self.out;
+        let out = self.out;
         let code = self.engine.run_container(&cid, &mut |chunk| {
             let text = String::from_utf8_lossy(chunk);
-            out(super::Progress::Stream(&text));
+            out.emit(super::Progress::Stream(&text));
         })?;
         if code != 0 {
             return Err(BuildError::RunFailed {
@@ -315,9 +323,9 @@ impl<'a> Builder<'a> {
                 code,
             });
         }
-        let id =
-            self.engine
-                .commit_container(&cid, &Value::Object(st.config.clone()), &created_by)?;
+        let id = self
+            .engine
+            .commit_container(&cid, &st.next_image(&created_by))?;
         if self.req.remove || self.req.force_remove {
             self.remove_container(&cid)?;
             self.say(&format!(

@@ -96,9 +96,7 @@ impl<'a> Builder<'a> {
             Some(from) => {
                 let stage = &self.df.stages[self.current_stage(step)];
                 let id = match resolve_from(self.df, stage, step.line, from)? {
-                    FromRef::Stage(i) => self.results[i].clone().ok_or_else(|| {
-                        BuildError::Invalid(format!("stage {from} was not built"))
-                    })?,
+                    FromRef::Stage(i) => self.stage_image(i)?,
                     FromRef::Image(name) => self.image_named(&name)?.id,
                 };
                 inputs.push_str(&id);
@@ -211,9 +209,9 @@ impl<'a> Builder<'a> {
             hex::encode(hasher.finalize()),
             t.dest
         );
-        let id =
-            self.engine
-                .commit_container(&cid, &Value::Object(st.config.clone()), &created_by)?;
+        let id = self
+            .engine
+            .commit_container(&cid, &st.next_image(&created_by))?;
         self.remove_container(&cid)?;
         if let Some(from_cid) = from_cid {
             self.remove_container(&from_cid)?;

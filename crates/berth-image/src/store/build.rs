@@ -30,6 +30,7 @@ impl ImageStore {
         parent: Option<&str>,
         runtime: Value,
         created_by: &str,
+        author: &str,
     ) -> Result<String, ImageError> {
         let (parent_id, diff_ids, sizes, mut history) = self.parent_parts(parent)?;
         let mut lease = self.leases.hold(chain_ids(&diff_ids));
@@ -43,7 +44,7 @@ impl ImageStore {
             diff_ids,
             history,
             created: &created,
-            author: "",
+            author,
             comment: "",
         })?;
         self.register(&cfg, sizes, &parent_id, Vec::new(), &[], &mut lease)
@@ -57,15 +58,16 @@ impl ImageStore {
         upper: &Path,
         runtime: Value,
         created_by: &str,
+        author: &str,
     ) -> Result<String, ImageError> {
         let empty = std::fs::read_dir(upper)
             .map_err(|e| ImageError::io(format!("read {}", upper.display()), e))?
             .next()
             .is_none();
         if empty {
-            return self.derive(Some(parent), runtime, created_by);
+            return self.derive(Some(parent), runtime, created_by, author);
         }
-        self.commit(Some(parent), upper, runtime, "", "", created_by, None)
+        self.commit(Some(parent), upper, runtime, author, "", created_by, None)
     }
 
     /// The image a build step with `key` made, if that image still exists.
