@@ -399,6 +399,28 @@ fn multi_stage_target_copy_from_and_skipped_stages() {
         "{}",
         stderr(&o)
     );
+    // FROM --platform: the host's platform (BuildKit's automatic ARG) builds, another is refused.
+    let plat = tempfile::tempdir().unwrap();
+    write(
+        plat.path(),
+        &[(
+            "Dockerfile",
+            "FROM --platform=$BUILDPLATFORM busybox AS host\nRUN true\n\nFROM --platform=linux/arm64 busybox\n",
+        )],
+    );
+    let p = plat.path().to_str().unwrap();
+    assert_ok(
+        &docker_build(&d, Some("0"), &["--target", "host", p]),
+        "FROM --platform=$BUILDPLATFORM",
+    );
+    let o = docker_build(&d, Some("0"), &[p]);
+    assert!(
+        stderr(&o).contains(
+            "does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        ),
+        "{}",
+        stderr(&o)
+    );
     let o = docker_build(&d, Some("0"), &["--target", "nope", c]);
     assert!(!o.status.success());
     assert!(
@@ -501,6 +523,34 @@ fn dockerfile_and_context_from_stdin() {
         assert_ok(&o, "build -f -");
         assert_eq!(
             stdout(&d.docker(&["run", "--rm", "stdin-df"])),
+            "from the context\n"
+        );
+    }
+    // -f with a Dockerfile outside the context.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("Other.dockerfile");
+    fs::write(
+        &outside,
+        "FROM busybox\nCOPY data.txt /copied\nCMD [\"cat\", \"/copied\"]\n",
+    )
+    .unwrap();
+    for cli in ["berth", "docker"] {
+        let args = [
+            "build",
+            "-f",
+            outside.to_str().unwrap(),
+            "-t",
+            "outside-df",
+            ctx.path().to_str().unwrap(),
+        ];
+        let o = if cli == "berth" {
+            d.berth(&args)
+        } else {
+            docker_build(&d, Some("0"), &args[1..])
+        };
+        assert_ok(&o, &format!("{cli} build -f outside the context"));
+        assert_eq!(
+            stdout(&d.docker(&["run", "--rm", "outside-df"])),
             "from the context\n"
         );
     }

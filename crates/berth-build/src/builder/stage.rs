@@ -9,8 +9,8 @@ use super::metadata::{self, StageFlags};
 use super::{short_id, BuildError, Builder, EngineImage, Leftover, StepImage};
 use crate::build_args::StageScope;
 use crate::cache::instruction_cache_text;
-use crate::dockerfile::{parse, Instruction, InstructionKind, NetworkMode, Run};
-use crate::stages::{base_of, Base};
+use crate::dockerfile::{parse, process_word, Instruction, InstructionKind, NetworkMode, Run};
+use crate::stages::{base_of, Base, StageError};
 
 /// A stage while it is built.
 pub(super) struct StageState<'a> {
@@ -76,7 +76,19 @@ impl<'a> Builder<'a> {
         self.step_line(&stage.from.original);
         let base = match base_of(df, stage, self.globals)? {
             Base::Scratch => None,
-            Base::Image(name) => Some(self.image_named(&name)?),
+            Base::Image(name) => {
+                let image = self.image_named(&name)?;
+                if let Some(raw) = &stage.from().platform {
+                    let want = process_word(raw, self.globals, df.escape).map_err(|source| {
+                        BuildError::Stage(StageError::Subst {
+                            line: stage.from.line,
+                            source,
+                        })
+                    })?;
+                    check_platform(&name, &want, &image)?;
+                }
+                Some(image)
+            }
             Base::Stage(i) => {
                 let id = self.stage_image(i)?;
                 Some(self.image_named(&id)?)
@@ -341,6 +353,28 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// `FROM --platform=os[/arch[/variant]]`: the image must be of that platform
+/// (berth builds for the host and does not emulate others).
+fn check_platform(name: &str, want: &str, image: &EngineImage) -> Result<(), BuildError> {
+    let alias = |arch: &str| match arch {
+        "x86_64" | "x86-64" => "amd64".to_string(),
+        "aarch64" => "arm64".to_string(),
+        other => other.to_ascii_lowercase(),
+    };
+    let os = image.config["os"].as_str().unwrap_or("linux");
+    let arch = image.config["architecture"].as_str().unwrap_or("");
+    let mut parts = want.split('/');
+    let want_os = parts.next().unwrap_or("").to_ascii_lowercase();
+    let want_arch = parts.next().map(alias);
+    let wrong_os = !want_os.is_empty() && want_os != os;
+    if wrong_os || want_arch.is_some_and(|a| a != alias(arch)) {
+        return Err(BuildError::Invalid(format!(
+            "image with reference {name} was found but does not match the specified platform: wanted {want}, actual: {os}/{arch}"
+        )));
+    }
+    Ok(())
+}
+
 /// `"a b"` quoted as docker quotes `--label` values in the step line.
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
@@ -359,4 +393,31 @@ pub(super) fn clean_abs(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(os: &str, arch: &str) -> EngineImage {
+        EngineImage {
+            id: "sha256:1".into(),
+            config: json!({"os": os, "architecture": arch}),
+        }
+    }
+
+    #[test]
+    fn from_platform_must_match_the_image() {
+        let amd64 = image("linux", "amd64");
+        for ok in ["linux/amd64", "linux", "linux/x86_64", "LINUX/AMD64"] {
+            assert!(check_platform("busybox", ok, &amd64).is_ok(), "{ok}");
+        }
+        let err = check_platform("busybox", "linux/arm64", &amd64).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "image with reference busybox was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        );
+        assert!(check_platform("busybox", "windows/amd64", &amd64).is_err());
+        assert!(check_platform("x", "linux/arm64/v8", &image("linux", "aarch64")).is_ok());
+    }
 }
