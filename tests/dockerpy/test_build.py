@@ -122,6 +122,106 @@ def test_api_build_malformed_dockerfile(api):
     assert errors[0]["errorDetail"]["message"] == errors[0]["error"]
 
 
+def build_logs(api, **kwargs):
+    # docker-py keeps the RUN containers unless asked (rm=False by default, as dockerd honours).
+    kwargs.setdefault("rm", True)
+    return list(api.build(decode=True, **kwargs))
+
+
+def test_api_build_dockerfile_outside_the_context(api, client, track, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "data.txt").write_text("in the context")
+    (ctx / ".dockerignore").write_text(".dockerignore\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "Dockerfile").write_text(f"FROM {BASE}\nCOPY . /ctx\n")
+    tag = unique("dpy-outside")
+    logs = build_logs(api, path=str(ctx), dockerfile=str(elsewhere / "Dockerfile"), tag=tag)
+    track.image(tag)
+    assert "Successfully tagged" in logs[-1]["stream"], logs
+    out = client.containers.run(tag, ["ls", "-A", "/ctx"], remove=True)
+    # Neither the Dockerfile docker-py adds under a random name nor .dockerignore is copied.
+    assert out.decode().split() == ["data.txt"]
+
+
+def test_api_build_dockerignore_leaves_out_dockerfile_and_itself(api, client, track, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nADD . /test\n")
+    (tmp_path / ".dockerignore").write_text(
+        "skipped\nDockerfile\n.dockerignore\n  spaced  \n!skipped/kept\n#comment\n"
+    )
+    for name in ["kept-too", "spaced", "skipped/gone", "skipped/kept", "#hash.txt"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    tag = unique("dpy-ignore")
+    build_logs(api, path=str(tmp_path), tag=tag)
+    track.image(tag)
+    out = client.containers.run(tag, ["find", "/test", "-type", "f"], remove=True)
+    assert sorted(out.decode().split()) == [
+        "/test/#hash.txt",
+        "/test/kept-too",
+        "/test/skipped/kept",
+    ]
+
+
+def test_api_build_stderr_is_red(api):
+    logs = build_logs(
+        api,
+        fileobj=dockerfile_obj(f"FROM {BASE}\nRUN echo oops >&2\n"),
+        nocache=True,
+    )
+    assert "\x1b[91moops\n\x1b[0m" in [l.get("stream") for l in logs], logs
+
+
+def test_api_build_cache_from(api, track):
+    text = f"FROM {BASE}\nENV DPY=cache\nRUN touch /one\nRUN touch /two\n"
+    first = unique("dpy-cachefrom")
+    build_logs(api, fileobj=dockerfile_obj(text), tag=first)
+    track.image(first)
+
+    def hits(**kwargs):
+        logs = build_logs(api, fileobj=dockerfile_obj(text), **kwargs)
+        return sum("Using cache" in l.get("stream", "") for l in logs)
+
+    assert hits(cache_from=[first]) == 3
+    assert hits(cache_from=["dpy-no-such-image"]) == 0
+
+
+def test_api_build_extra_hosts_limits_and_proxy(api, client, track):
+    api._proxy_configs = docker.utils.proxy.ProxyConfig(http="http://proxy.test:3128", no_proxy="local")
+    tag = unique("dpy-opts")
+    logs = build_logs(
+        api,
+        fileobj=dockerfile_obj(
+            f"FROM {BASE}\n"
+            "RUN grep hello.test /etc/hosts > /hosts && echo $HTTP_PROXY $no_proxy > /proxy "
+            "&& df -k /dev/shm | awk 'NR==2 {print $2}' > /shm\n"
+        ),
+        tag=tag,
+        nocache=True,
+        extra_hosts={"hello.test": "10.9.8.7"},
+        shmsize=8 * 1024 * 1024,
+        container_limits={"memory": 64 * 1024 * 1024},
+    )
+    track.image(tag)
+    assert not [l for l in logs if "errorDetail" in l], logs
+    out = client.containers.run(tag, ["cat", "/hosts", "/proxy", "/shm"], remove=True).decode()
+    assert out == "10.9.8.7\thello.test\nhttp://proxy.test:3128 local\n8192\n"
+    # The proxy args are not kept in the image's config.
+    env = client.images.get(tag).attrs["Config"]["Env"] or []
+    assert not [e for e in env if "proxy" in e.lower()]
+
+
+def test_api_build_refusals(api):
+    with pytest.raises(docker.errors.APIError) as err:
+        build_logs(api, fileobj=dockerfile_obj(f"FROM {BASE}\n"), isolation="hyperv")
+    assert "Unsupported isolation" in str(err.value)
+    with pytest.raises(docker.errors.APIError) as err:
+        build_logs(api, fileobj=dockerfile_obj(f"FROM {BASE}\n"), squash=True)
+    assert "experimental" in str(err.value)
+
+
 def test_no_build_containers_left(client):
     leftovers = [
         c.name

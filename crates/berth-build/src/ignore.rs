@@ -71,30 +71,45 @@ impl DockerIgnore {
     /// The ignore file of a context, as BuildKit picks it: `<Dockerfile>.dockerignore`
     /// next to a Dockerfile inside the context if there is one, else
     /// `.dockerignore` at the root, else nothing. The Dockerfile (a path
-    /// relative to the context) and the ignore file itself are always kept.
+    /// relative to the context) and the ignore file itself are always kept:
+    /// this is what a client sends.
     pub fn for_context(root: &Path, dockerfile: Option<&str>) -> Result<Self, IgnoreError> {
-        let mut candidates = Vec::new();
-        if let Some(df) = dockerfile {
-            candidates.push(format!("{}.dockerignore", clean_path(df)));
-        }
-        candidates.push(".dockerignore".to_string());
-        let mut ignore = DockerIgnore::default();
-        for rel in candidates {
-            let path = root.join(&rel);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    ignore = DockerIgnore::parse(&text)?;
-                    ignore.keep(&rel);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => return Err(IgnoreError::Read { path, source }),
-            }
+        let (mut ignore, file) = Self::of_context(root, dockerfile)?;
+        if let Some(rel) = file {
+            ignore.keep(&rel);
         }
         if let Some(df) = dockerfile {
             ignore.keep(df);
         }
         Ok(ignore)
+    }
+
+    /// The context's ignore file as [`for_context`](Self::for_context) picks
+    /// it, without keeping the Dockerfile and the ignore file: what a build
+    /// sees (dockerd removes both from the context when a pattern excludes them).
+    pub fn for_build(root: &Path, dockerfile: Option<&str>) -> Result<Self, IgnoreError> {
+        Ok(Self::of_context(root, dockerfile)?.0)
+    }
+
+    /// The ignore rules of a context and the file they came from.
+    fn of_context(
+        root: &Path,
+        dockerfile: Option<&str>,
+    ) -> Result<(Self, Option<String>), IgnoreError> {
+        let mut candidates = Vec::new();
+        if let Some(df) = dockerfile {
+            candidates.push(format!("{}.dockerignore", clean_path(df)));
+        }
+        candidates.push(".dockerignore".to_string());
+        for rel in candidates {
+            let path = root.join(&rel);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Ok((DockerIgnore::parse(&text)?, Some(rel))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(IgnoreError::Read { path, source }),
+            }
+        }
+        Ok((DockerIgnore::default(), None))
     }
 
     /// The cleaned patterns, exceptions with their `!`.
@@ -305,6 +320,10 @@ mod tests {
         let i = DockerIgnore::for_context(root, Some("Dockerfile")).unwrap();
         assert!(!i.is_excluded("Dockerfile"));
         assert!(!i.is_excluded(".dockerignore"));
+        let seen = DockerIgnore::for_build(root, Some("Dockerfile")).unwrap();
+        assert!(seen.is_excluded("Dockerfile"));
+        assert!(seen.is_excluded(".dockerignore"));
+        assert!(!seen.is_excluded("src"));
         assert!(!i.is_excluded("src/a"));
         assert!(i.is_excluded("other"));
         std::fs::create_dir(root.join("build")).unwrap();

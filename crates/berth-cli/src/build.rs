@@ -27,7 +27,56 @@ pub fn spec(canon: &str) -> Option<Spec> {
             "build [OPTIONS] PATH | URL | -",
             "Build an image from a Dockerfile",
             vec![
+                l(
+                    "add-host",
+                    None,
+                    "list",
+                    "Add a custom host-to-IP mapping (host:ip)",
+                ),
                 l("build-arg", None, "list", "Set build-time variables"),
+                l(
+                    "cache-from",
+                    None,
+                    "strings",
+                    "Images to consider as cache sources",
+                ),
+                b("compress", None, "Compress the build context using gzip"),
+                v(
+                    "cgroup-parent",
+                    None,
+                    "string",
+                    "Set the parent cgroup for the \"RUN\" instructions during build",
+                ),
+                v(
+                    "cpu-period",
+                    None,
+                    "int",
+                    "Limit the CPU CFS (Completely Fair Scheduler) period",
+                ),
+                v(
+                    "cpu-quota",
+                    None,
+                    "int",
+                    "Limit the CPU CFS (Completely Fair Scheduler) quota",
+                ),
+                v(
+                    "cpu-shares",
+                    Some('c'),
+                    "int",
+                    "CPU shares (relative weight)",
+                ),
+                v(
+                    "cpuset-cpus",
+                    None,
+                    "string",
+                    "CPUs in which to allow execution (0-3, 0,1)",
+                ),
+                v(
+                    "cpuset-mems",
+                    None,
+                    "string",
+                    "MEMs in which to allow execution (0-3, 0,1)",
+                ),
                 v(
                     "file",
                     Some('f'),
@@ -36,7 +85,20 @@ pub fn spec(canon: &str) -> Option<Spec> {
                 ),
                 b("force-rm", None, "Always remove intermediate containers"),
                 v("iidfile", None, "string", "Write the image ID to the file"),
+                v(
+                    "isolation",
+                    None,
+                    "string",
+                    "Container isolation technology",
+                ),
                 l("label", None, "list", "Set metadata for an image"),
+                v("memory", Some('m'), "bytes", "Memory limit"),
+                v(
+                    "memory-swap",
+                    None,
+                    "bytes",
+                    "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
+                ),
                 v(
                     "network",
                     None,
@@ -67,6 +129,7 @@ pub fn spec(canon: &str) -> Option<Spec> {
                     "Remove intermediate containers after a successful build",
                 )
                 .def("true"),
+                v("shm-size", None, "bytes", "Size of \"/dev/shm\""),
                 l(
                     "tag",
                     Some('t'),
@@ -79,6 +142,7 @@ pub fn spec(canon: &str) -> Option<Spec> {
                     "string",
                     "Set the target build stage to build.",
                 ),
+                l("ulimit", None, "ulimit", "Ulimit options").def("[]"),
             ],
         )
         .args(Args::Exact(1)),
@@ -212,7 +276,9 @@ fn header(size: u64, mode: u32, kind: tar::EntryType) -> tar::Header {
 }
 
 /// The context directory as a tar (owners zeroed, `.dockerignore` applied),
-/// with an extra Dockerfile added under `extra.0` when it is not in the context.
+/// with an extra Dockerfile added under `extra.0` when it is not in the context
+/// and named in `.dockerignore` so that the daemon leaves it out of the
+/// build's files (as the docker CLI does).
 fn context_tar(dir: &Path, dockerfile: &str, extra: Option<(&str, &[u8])>) -> Result<Vec<u8>> {
     let ignore = DockerIgnore::for_context(dir, Some(dockerfile))
         .map_err(|e| anyhow!("unable to prepare context: {e}"))?;
@@ -220,6 +286,9 @@ fn context_tar(dir: &Path, dockerfile: &str, extra: Option<(&str, &[u8])>) -> Re
         walk_context(dir, &ignore).map_err(|e| anyhow!("unable to prepare context: {e}"))?;
     let mut t = tar::Builder::new(Vec::new());
     for e in &entries {
+        if extra.is_some() && e.path == ".dockerignore" {
+            continue;
+        }
         let path = dir.join(&e.path);
         match &e.kind {
             EntryKind::Dir => {
@@ -244,6 +313,12 @@ fn context_tar(dir: &Path, dockerfile: &str, extra: Option<(&str, &[u8])>) -> Re
     if let Some((name, data)) = extra {
         let mut h = header(data.len() as u64, 0o600, tar::EntryType::Regular);
         t.append_data(&mut h, name, data)?;
+        // A context without a .dockerignore gets one that also leaves itself out.
+        let mut ignore =
+            std::fs::read(dir.join(".dockerignore")).unwrap_or_else(|_| b".dockerignore".to_vec());
+        ignore.extend_from_slice(format!("\n{name}\n").as_bytes());
+        let mut h = header(ignore.len() as u64, 0o600, tar::EntryType::Regular);
+        t.append_data(&mut h, ".dockerignore", ignore.as_slice())?;
     }
     Ok(t.into_inner()?)
 }
@@ -325,6 +400,13 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
             (context_tar(&dir, &name, extra_ref)?, name)
         }
     };
+    let body = if m.flag("compress") {
+        let mut gz = berth_image::layer::LayerGzip::new(Vec::new());
+        gz.write_all(&body)?;
+        gz.finish()?
+    } else {
+        body
+    };
     if !quiet {
         println!(
             "Sending build context to Docker daemon {:>8}",
@@ -359,6 +441,7 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
         ("q", flag01("quiet")),
         ("platform", m.str("platform")),
     ]);
+    params.extend(run_params(m)?);
     let resp = cli
         .client
         .send(
@@ -403,6 +486,57 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
             .map_err(|e| anyhow!("failed to write image ID to {iidfile}: {e}"))?;
     }
     Ok(0)
+}
+
+/// The query parameters of the RUN containers' limits and options.
+fn run_params(m: &Matches) -> Result<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    for (flag, short, param) in [
+        ("memory", Some('m'), "memory"),
+        ("memory-swap", None, "memswap"),
+        ("shm-size", None, "shmsize"),
+    ] {
+        if let Some(n) = crate::opts::bytes_flag(m, flag, short).map_err(|e| anyhow!(e))? {
+            params.push((param, n.to_string()));
+        }
+    }
+    for (flag, param) in [
+        ("cpu-shares", "cpushares"),
+        ("cpu-period", "cpuperiod"),
+        ("cpu-quota", "cpuquota"),
+    ] {
+        if let Some(n) = m.int(flag)? {
+            params.push((param, n.to_string()));
+        }
+    }
+    for (flag, param) in [
+        ("cpuset-cpus", "cpusetcpus"),
+        ("cpuset-mems", "cpusetmems"),
+        ("cgroup-parent", "cgroupparent"),
+        ("isolation", "isolation"),
+    ] {
+        params.push((param, m.str(flag)));
+    }
+    for h in m.list("add-host") {
+        params.push((
+            "extrahosts",
+            crate::optparse::parse_add_host(&h).map_err(|e| anyhow!(e))?,
+        ));
+    }
+    let ulimits = m
+        .list("ulimit")
+        .iter()
+        .map(|u| crate::optparse::parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!(e))?;
+    if !ulimits.is_empty() {
+        params.push(("ulimits", Value::Array(ulimits).to_string()));
+    }
+    let cache_from = m.list("cache-from");
+    if !cache_from.is_empty() {
+        params.push(("cachefrom", json!(cache_from).to_string()));
+    }
+    Ok(params)
 }
 
 fn tempfile_dir() -> Result<tempfile::TempDir> {

@@ -108,7 +108,11 @@ pub struct CreateReq {
     pub image: String,
 }
 
-fn bytes_flag(m: &Matches, long: &str, short: Option<char>) -> Result<Option<i64>, String> {
+pub(crate) fn bytes_flag(
+    m: &Matches,
+    long: &str,
+    short: Option<char>,
+) -> Result<Option<i64>, String> {
     let Some(s) = m.value(long) else {
         return Ok(None);
     };

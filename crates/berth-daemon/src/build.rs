@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_build::builder::{Engine, EngineError, EngineImage, StepImage};
+use berth_build::builder::{Engine, EngineError, EngineImage, OutputStream, StepImage};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -15,7 +15,7 @@ use crate::Daemon;
 
 /// What the task watching a RUN container hands to the build's thread.
 enum Relay {
-    Output(bytes::Bytes),
+    Output(crate::container::Output),
     Done(Result<i64, EngineError>),
 }
 
@@ -86,7 +86,7 @@ impl Engine for DaemonEngine {
     fn run_container(
         &self,
         container: &str,
-        output: &mut dyn FnMut(&[u8]),
+        output: &mut dyn FnMut(OutputStream, &[u8]),
     ) -> Result<i64, EngineError> {
         let c = self
             .daemon
@@ -109,7 +109,7 @@ impl Engine for DaemonEngine {
             loop {
                 tokio::select! {
                     msg = out.recv() => match msg {
-                        Ok(o) => { let _ = tx.send(Relay::Output(o.data)); }
+                        Ok(o) => { let _ = tx.send(Relay::Output(o)); }
                         Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => break,
                     },
@@ -117,7 +117,7 @@ impl Engine for DaemonEngine {
                         if changed.is_ok() {
                             loop {
                                 match out.try_recv() {
-                                    Ok(o) => { let _ = tx.send(Relay::Output(o.data)); }
+                                    Ok(o) => { let _ = tx.send(Relay::Output(o)); }
                                     Err(TryRecvError::Lagged(_)) => {}
                                     Err(_) => break,
                                 }
@@ -132,7 +132,14 @@ impl Engine for DaemonEngine {
         });
         for msg in rx {
             match msg {
-                Relay::Output(data) => output(&data),
+                Relay::Output(o) => {
+                    let stream = if o.stream == 2 {
+                        OutputStream::Stderr
+                    } else {
+                        OutputStream::Stdout
+                    };
+                    output(stream, &o.data)
+                }
                 Relay::Done(result) => return result,
             }
         }
@@ -190,6 +197,26 @@ impl Engine for DaemonEngine {
                     e.message
                 ))
             })
+    }
+
+    fn image_lineage(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        let first = match self.daemon.images.resolve(name) {
+            Ok(i) => i,
+            Err(e) if e.status_kind() == berth_image::Kind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(err(e)),
+        };
+        let images = self.daemon.images.list().map_err(err)?;
+        let mut lineage = vec![first.id.clone()];
+        let mut parent = first.parent;
+        while !parent.is_empty() && !lineage.contains(&parent) {
+            lineage.push(parent.clone());
+            parent = images
+                .iter()
+                .find(|i| i.id == parent)
+                .map(|i| i.parent.clone())
+                .unwrap_or_default();
+        }
+        Ok(lineage)
     }
 
     fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError> {

@@ -327,7 +327,11 @@ fn berth_cli_cache_reuse_and_invalidation() {
         tail(&o)
     );
 
-    let (o, fifth) = iid(&d, &["--no-cache", "-t", "cached", c], scratch.path());
+    let (o, fifth) = iid(
+        &d,
+        &["--no-cache", "--compress", "-t", "cached", c],
+        scratch.path(),
+    );
     assert_ok(&o, "no-cache build");
     assert!(!stdout(&o).contains("Using cache"));
     assert_ne!(fifth, third);
@@ -531,7 +535,7 @@ fn dockerfile_and_context_from_stdin() {
     let outside = elsewhere.path().join("Other.dockerfile");
     fs::write(
         &outside,
-        "FROM busybox\nCOPY data.txt /copied\nCMD [\"cat\", \"/copied\"]\n",
+        "FROM busybox\nCOPY . /ctx/\nCMD [\"cat\", \"/ctx/data.txt\"]\n",
     )
     .unwrap();
     for cli in ["berth", "docker"] {
@@ -552,6 +556,13 @@ fn dockerfile_and_context_from_stdin() {
         assert_eq!(
             stdout(&d.docker(&["run", "--rm", "outside-df"])),
             "from the context\n"
+        );
+        // The Dockerfile sent beside the context is not among the build's files, nor the
+        // .dockerignore the CLI makes to say so.
+        assert_eq!(
+            stdout(&d.docker(&["run", "--rm", "outside-df", "ls", "-A", "/ctx"])),
+            "data.txt\n",
+            "{cli}"
         );
     }
     // - : a tar context on stdin.
@@ -864,4 +875,86 @@ fn a_failing_stage_stops_the_stages_running_beside_it() {
     assert!(out.contains("broken fails"), "{out}");
     assert!(!out.contains("slow finished"), "{out}");
     assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn run_containers_get_the_build_limits_and_options() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN grep extra.test /etc/hosts > /hosts && \
+                 (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /memory && \
+                 df -k /dev/shm | awk 'NR==2 {print $2}' > /shm && ulimit -n > /nofile\n\
+             RUN echo to stderr >&2\n",
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let flags = [
+        "--no-cache",
+        "--add-host",
+        "extra.test:10.1.2.3",
+        "-m",
+        "64m",
+        "--shm-size",
+        "16m",
+        "--ulimit",
+        "nofile=512:1024",
+        "-t",
+        "limited",
+    ];
+    for cli in ["berth", "docker"] {
+        let mut args = flags.to_vec();
+        args.push(c);
+        let o = if cli == "berth" {
+            d.berth(&[&["build"], &args[..]].concat())
+        } else {
+            docker_build(&d, Some("0"), &args)
+        };
+        assert_ok(&o, &format!("{cli} build with limits"));
+        // A RUN's stderr comes in red, as dockerd's legacy builder sends it.
+        assert!(
+            stdout(&o).contains("\x1b[91mto stderr\n\x1b[0m"),
+            "{cli}: {}",
+            stdout(&o)
+        );
+        let run = d.docker(&[
+            "run", "--rm", "limited", "cat", "/hosts", "/memory", "/shm", "/nofile",
+        ]);
+        assert_eq!(
+            stdout(&run),
+            "10.1.2.3\textra.test\n67108864\n16384\n512\n",
+            "{cli}"
+        );
+    }
+    // What the legacy API refuses, with dockerd's words.
+    let o = d.berth(&["build", "--isolation", "hyperv", c]);
+    assert!(
+        stderr(&o).contains("Unsupported isolation: \"hyperv\""),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(containers(&d), "");
+}
+
+#[test]
+fn cache_from_limits_the_cache_to_those_images() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nENV A=1\nRUN touch /a\n")],
+    );
+    let c = ctx.path().to_str().unwrap();
+    assert_ok(&d.berth(&["build", "-t", "source", c]), "first build");
+    let hits = |o: &Output| stdout(o).matches("Using cache").count();
+    let o = docker_build(&d, Some("0"), &["--cache-from", "source", "-t", "again", c]);
+    assert_ok(&o, "build --cache-from source");
+    assert_eq!(hits(&o), 2, "{}", stdout(&o));
+    let o = d.berth(&["build", "--cache-from", "nosuchimage", c]);
+    assert_ok(&o, "build --cache-from nosuchimage");
+    assert_eq!(hits(&o), 0, "{}", stdout(&o));
 }

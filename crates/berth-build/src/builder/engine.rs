@@ -25,6 +25,13 @@ impl EngineImage {
     }
 }
 
+/// Which output of a RUN container a chunk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
 /// What a step's image records besides its layers.
 #[derive(Debug, Clone)]
 pub struct StepImage<'a> {
@@ -67,7 +74,7 @@ pub trait Engine: Sync {
     fn run_container(
         &self,
         container: &str,
-        output: &mut dyn FnMut(&[u8]),
+        output: &mut dyn FnMut(OutputStream, &[u8]),
     ) -> Result<i64, EngineError>;
 
     /// The container's changes become an image `image` (no new layer when
@@ -86,6 +93,9 @@ pub trait Engine: Sync {
     ) -> Result<String, EngineError>;
 
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
+
+    /// A local image and its parents, nearest first; empty when there is no such image.
+    fn image_lineage(&self, name: &str) -> Result<Vec<String>, EngineError>;
 
     fn tag_image(&self, image: &str, reference: &str) -> Result<(), EngineError>;
 

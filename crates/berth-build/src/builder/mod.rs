@@ -12,13 +12,13 @@ mod parallel;
 mod stage;
 mod transfer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
 pub use copy::CopyError;
-pub use engine::{Engine, EngineError, EngineImage, StepImage};
+pub use engine::{Engine, EngineError, EngineImage, OutputStream, StepImage};
 pub use fetch::FetchError;
 
 use crate::build_args::{ArgError, GlobalArgs};
@@ -49,6 +49,12 @@ pub struct BuildRequest {
     pub force_remove: bool,
     /// `--network` of RUN containers (empty: the default network).
     pub network: String,
+    /// HostConfig fields every RUN container gets (`--memory`, `--shm-size`,
+    /// `--add-host`, `--ulimit`, `--cgroup-parent`, ...), docker-keyed.
+    pub run_host_config: serde_json::Map<String, serde_json::Value>,
+    /// `--cache-from`: when given, only these images and their parents are
+    /// cache hits (as dockerd's legacy builder).
+    pub cache_from: Vec<String>,
     pub tags: Vec<String>,
 }
 
@@ -123,8 +129,9 @@ pub fn build(
     for w in &df.warnings {
         out(Progress::Stream(&format!("[WARNING]: {w}\n")));
     }
-    let ignore = DockerIgnore::for_context(&req.context, Some(&req.dockerfile_path))?;
+    let ignore = DockerIgnore::for_build(&req.context, Some(&req.dockerfile_path))?;
     let index = ContextIndex::new(&req.context, walk_context(&req.context, &ignore)?);
+    let cache_sources = cache_sources(engine, &req.cache_from)?;
     let output = OrderedOutput::new(out, stages.len());
     let results = StageResults::new(df.stages.len());
     let total = total_steps(&df, &stages, req);
@@ -138,6 +145,7 @@ pub fn build(
                 df: &df,
                 globals: &globals,
                 index: &index,
+                cache_sources: cache_sources.as_ref(),
                 out: StageOutput {
                     output: &output,
                     position,
@@ -215,6 +223,22 @@ pub fn build(
     Ok(id)
 }
 
+/// The images `--cache-from` allows as cache hits (None: any); names that
+/// are not images here are left out, as docker does.
+fn cache_sources(
+    engine: &dyn Engine,
+    cache_from: &[String],
+) -> Result<Option<BTreeSet<String>>, BuildError> {
+    if cache_from.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = BTreeSet::new();
+    for name in cache_from {
+        ids.extend(engine.image_lineage(name)?);
+    }
+    Ok(Some(ids))
+}
+
 /// `busybox` → `busybox:latest`, as docker prints a tag.
 fn familiar_tag(tag: &str) -> String {
     let last = tag.rsplit('/').next().unwrap_or(tag);
@@ -247,6 +271,8 @@ struct Builder<'a> {
     df: &'a Dockerfile,
     globals: &'a GlobalArgs,
     index: &'a ContextIndex,
+    /// The only images that may be cache hits, with `--cache-from`.
+    cache_sources: Option<&'a BTreeSet<String>>,
     out: StageOutput<'a>,
     /// The images of the stages, as they are built.
     results: &'a StageResults,
@@ -282,6 +308,12 @@ impl Builder<'_> {
             return None;
         }
         let id = self.engine.cache_lookup(key)?;
+        if self
+            .cache_sources
+            .is_some_and(|allowed| !allowed.contains(&id))
+        {
+            return None;
+        }
         self.say(" ---> Using cache\n");
         Some(id)
     }

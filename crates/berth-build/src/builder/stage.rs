@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::copy::{container_path, host_path, make_dirs};
 use super::metadata::{self, StageFlags};
-use super::{short_id, BuildError, Builder, EngineImage, Leftover, StepImage};
+use super::{short_id, BuildError, Builder, EngineImage, Leftover, OutputStream, StepImage};
 use crate::build_args::StageScope;
 use crate::cache::instruction_cache_text;
 use crate::dockerfile::{parse, process_word, Instruction, InstructionKind, NetworkMode, Run};
@@ -302,7 +302,7 @@ impl<'a> Builder<'a> {
             Some(NetworkMode::Host) => "host".to_string(),
             Some(NetworkMode::Default) | None => self.req.network.clone(),
         };
-        let mut host_config = Map::new();
+        let mut host_config = self.req.run_host_config.clone();
         if !network.is_empty() && network != "default" {
             host_config.insert("NetworkMode".into(), json!(network));
         }
@@ -325,9 +325,15 @@ impl<'a> Builder<'a> {
         });
         self.say(&format!(" ---> Running in {}\n", short_id(&cid)));
         let out = self.out;
-        let code = self.engine.run_container(&cid, &mut |chunk| {
+        let code = self.engine.run_container(&cid, &mut |stream, chunk| {
             let text = String::from_utf8_lossy(chunk);
-            out.emit(super::Progress::Stream(&text));
+            match stream {
+                OutputStream::Stdout => out.emit(super::Progress::Stream(&text)),
+                // In red, as dockerd's legacy builder sends a RUN's stderr.
+                OutputStream::Stderr => {
+                    out.emit(super::Progress::Stream(&format!("\x1b[91m{text}\x1b[0m")))
+                }
+            }
         })?;
         if code != 0 {
             return Err(BuildError::RunFailed {

@@ -52,7 +52,9 @@ fn string_map(q: &[(String, String)], key: &str) -> Result<BTreeMap<String, Stri
 
 /// The build options of the request (everything but the context).
 fn request(q: &[(String, String)]) -> Result<(BuildRequest, bool), ApiError> {
-    let get = |k: &str| q.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    // The first value of a repeated parameter, as Go's FormValue (docker-py sends
+    // `dockerfile` twice for a Dockerfile from outside the context: its name, then its text).
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if let Some(remote) = get("remote").filter(|r| !r.is_empty()) {
         return Err(ApiError::invalid(format!(
             "unable to prepare context: remote build contexts are not supported by berth (no network access here): {remote}"
@@ -76,6 +78,19 @@ fn request(q: &[(String, String)]) -> Result<(BuildRequest, bool), ApiError> {
             .map_err(|e| ApiError::invalid(format!("invalid tag {t:?}: {e}")))?;
     }
     let network = get("networkmode").unwrap_or_default();
+    if let Some(i) = get("isolation").filter(|i| !i.is_empty() && i != "default") {
+        return Err(ApiError::invalid(format!("Unsupported isolation: {i:?}")));
+    }
+    if truthy(get("squash").as_ref()) {
+        return Err(ApiError::invalid(
+            "squash is only supported with experimental mode",
+        ));
+    }
+    let cache_from = match get("cachefrom").filter(|c| !c.is_empty()) {
+        Some(raw) => serde_json::from_str::<Vec<String>>(&raw)
+            .map_err(|e| ApiError::invalid(format!("invalid cachefrom {raw:?}: {e}")))?,
+        None => Vec::new(),
+    };
     let req = BuildRequest {
         dockerfile_path: get("dockerfile")
             .filter(|d| !d.is_empty())
@@ -93,9 +108,67 @@ fn request(q: &[(String, String)]) -> Result<(BuildRequest, bool), ApiError> {
             network
         },
         tags,
+        run_host_config: run_host_config(q)?,
+        cache_from,
         ..BuildRequest::default()
     };
     Ok((req, truthy(get("q").as_ref())))
+}
+
+/// The HostConfig of RUN containers from the build's limits and options
+/// (dockerd reads a malformed number as 0, i.e. unset).
+fn run_host_config(q: &[(String, String)]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let mut hc = serde_json::Map::new();
+    for (param, key) in [
+        ("memory", "Memory"),
+        ("memswap", "MemorySwap"),
+        ("cpushares", "CpuShares"),
+        ("cpuperiod", "CpuPeriod"),
+        ("cpuquota", "CpuQuota"),
+    ] {
+        if let Some(n) = get(param).and_then(|v| v.parse::<i64>().ok()) {
+            if n != 0 {
+                hc.insert(key.into(), json!(n));
+            }
+        }
+    }
+    if let Some(s) = get("shmsize").filter(|s| !s.is_empty()) {
+        let n: i64 = s
+            .parse()
+            .map_err(|e| ApiError::invalid(format!("invalid shmsize {s:?}: {e}")))?;
+        hc.insert("ShmSize".into(), json!(n));
+    }
+    for (param, key) in [
+        ("cpusetcpus", "CpusetCpus"),
+        ("cpusetmems", "CpusetMems"),
+        ("cgroupparent", "CgroupParent"),
+    ] {
+        if let Some(v) = get(param).filter(|v| !v.is_empty()) {
+            hc.insert(key.into(), json!(v));
+        }
+    }
+    let hosts: Vec<&str> = q
+        .iter()
+        .filter(|(k, v)| k == "extrahosts" && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if !hosts.is_empty() {
+        hc.insert("ExtraHosts".into(), json!(hosts));
+    }
+    if let Some(raw) = get("ulimits").filter(|u| !u.is_empty()) {
+        let ulimits: Value = serde_json::from_str(raw)
+            .map_err(|e| ApiError::invalid(format!("invalid ulimits {raw:?}: {e}")))?;
+        if !ulimits.is_null() {
+            hc.insert("Ulimits".into(), ulimits);
+        }
+    }
+    if q.iter().any(|(k, _)| k == "securityopt") {
+        return Err(ApiError::invalid(
+            "The daemon on this platform does not support setting security options on build",
+        ));
+    }
+    Ok(hc)
 }
 
 fn host_arch() -> &'static str {
