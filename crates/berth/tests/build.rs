@@ -795,10 +795,11 @@ fn independent_stages_build_at_once_with_output_in_order() {
         .port();
     // Stage `server` can only finish when stage `client` runs at the same time: one
     // listens on the host's loopback, the other connects to it. Built one after the
-    // other, the listener would give up after 30 s and fail the build.
+    // other, the listener would give up after 30 s and fail the build. (The listener's
+    // stdin is a fifo nobody writes: at EOF on stdin busybox nc would close early.)
     let dockerfile = format!(
         "FROM busybox AS server\n\
-         RUN --network=host echo server up && timeout 30 nc -l -p {port} > /got && cat /got\n\n\
+         RUN --network=host echo server up && mkfifo /idle && exec 3<>/idle && timeout 30 nc -l -p {port} <&3 > /got && cat /got\n\n\
          FROM busybox AS client\n\
          RUN --network=host for i in $(seq 300); do echo ping | nc 127.0.0.1 {port} && break; sleep 0.1; done; echo client done\n\n\
          FROM busybox\n\
