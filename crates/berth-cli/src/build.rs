@@ -2,7 +2,7 @@
 //! and `builder prune`. The context is walked here with `.dockerignore`
 //! applied, sent as a tar, and the daemon's JSON stream printed.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
@@ -442,18 +442,22 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
         ("platform", m.str("platform")),
     ]);
     params.extend(run_params(m)?);
+    let registry_config = crate::credentials::registry_config_header();
     let resp = cli
         .client
         .send(
             Method::POST,
             &query("/build", &params),
             full(body),
-            &[("Content-Type", "application/x-tar")],
+            &[
+                ("Content-Type", "application/x-tar"),
+                ("X-Registry-Config", &registry_config),
+            ],
         )
         .await?;
     let mut image_id = String::new();
     let mut failure: Option<(String, i32)> = None;
-    let tty = std::io::stdout().is_terminal();
+    let mut printer = crate::pull::JsonPrinter::new(false);
     for_each_line(resp, |line| {
         let Ok(msg) = serde_json::from_slice::<Value>(line) else {
             return Ok(());
@@ -466,13 +470,7 @@ async fn build(cli: &Cli, m: &Matches) -> Result<i32> {
         if let Some(id) = msg["aux"]["ID"].as_str() {
             image_id = id.to_string();
         }
-        if let Some(s) = msg.get("stream").and_then(Value::as_str) {
-            let mut o = std::io::stdout();
-            let _ = o.write_all(s.as_bytes());
-            if tty {
-                let _ = o.flush();
-            }
-        }
+        printer.show(&msg);
         Ok(())
     })
     .await?;

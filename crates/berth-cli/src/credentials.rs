@@ -196,3 +196,26 @@ pub fn registry_auth_header(image: &str) -> String {
     };
     base64::engine::general_purpose::URL_SAFE.encode(v.to_string())
 }
+
+/// `X-Registry-Config` for a build: base64url of every stored registry's AuthConfig keyed by
+/// its server address (`{}` when none), so the daemon can pull base images as the user.
+pub fn registry_config_header() -> String {
+    let mut all = serde_json::Map::new();
+    if let Ok(cfg) = read_config() {
+        let mut keys: Vec<String> = Vec::new();
+        for section in ["auths", "credHelpers"] {
+            if let Some(m) = cfg.get(section).and_then(Value::as_object) {
+                keys.extend(m.keys().cloned());
+            }
+        }
+        for key in keys {
+            if let Ok(Some((u, p))) = get(&key) {
+                all.insert(
+                    key.clone(),
+                    json!({"username": u, "password": p, "serveraddress": key}),
+                );
+            }
+        }
+    }
+    base64::engine::general_purpose::URL_SAFE.encode(Value::Object(all).to_string())
+}

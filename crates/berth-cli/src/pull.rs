@@ -122,30 +122,29 @@ impl Screen {
     }
 }
 
-/// Displays a JSON message stream (pull, load, import): status lines, errors.
-pub async fn print_json_stream(
-    resp: hyper::Response<hyper::body::Incoming>,
+/// Shows docker's JSON progress messages: `stream` text, and `status` lines (a layer's
+/// line updated in place on a terminal; progress bars only there).
+pub struct JsonPrinter {
     to_stderr: bool,
-    quiet: bool,
-) -> Result<()> {
-    let tty = if to_stderr {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
-    };
-    let mut err: Option<String> = None;
-    let mut screen = Screen::default();
-    for_each_line(resp, |line| {
-        let Ok(msg) = serde_json::from_slice::<Value>(line) else {
-            return Ok(());
+    tty: bool,
+    screen: Screen,
+}
+
+impl JsonPrinter {
+    pub fn new(to_stderr: bool) -> JsonPrinter {
+        let tty = if to_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
         };
-        if let Some(e) = msg.get("error").and_then(Value::as_str) {
-            err = Some(e.to_string());
-            return Ok(());
+        JsonPrinter {
+            to_stderr,
+            tty,
+            screen: Screen::default(),
         }
-        if quiet {
-            return Ok(());
-        }
+    }
+
+    pub fn show(&mut self, msg: &Value) {
         let mut text = String::new();
         if let Some(s) = msg.get("stream").and_then(Value::as_str) {
             text.push_str(s);
@@ -154,8 +153,8 @@ pub async fn print_json_stream(
                 .get("progress")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if !progress.is_empty() && !tty {
-                return Ok(());
+            if !progress.is_empty() && !self.tty {
+                return;
             }
             let id = msg.get("id").and_then(Value::as_str);
             if let Some(id) = id {
@@ -168,21 +167,43 @@ pub async fn print_json_stream(
             }
             // On a terminal a layer's line is updated in place; "Pulling from" and the
             // other messages with an id but no layer state are plain lines.
-            let layer_line = tty && id.is_some() && msg.get("progressDetail").is_some();
+            let layer_line = self.tty && id.is_some() && msg.get("progressDetail").is_some();
             text = match id {
-                Some(id) if layer_line => screen.render(id, &text),
+                Some(id) if layer_line => self.screen.render(id, &text),
                 _ => {
                     text.push('\n');
                     text
                 }
             };
         }
-        if to_stderr {
+        if self.to_stderr {
             let _ = std::io::stderr().write_all(text.as_bytes());
         } else {
             let mut o = std::io::stdout();
             let _ = o.write_all(text.as_bytes());
             let _ = o.flush();
+        }
+    }
+}
+
+/// Displays a JSON message stream (pull, load, import): status lines, errors.
+pub async fn print_json_stream(
+    resp: hyper::Response<hyper::body::Incoming>,
+    to_stderr: bool,
+    quiet: bool,
+) -> Result<()> {
+    let mut err: Option<String> = None;
+    let mut printer = JsonPrinter::new(to_stderr);
+    for_each_line(resp, |line| {
+        let Ok(msg) = serde_json::from_slice::<Value>(line) else {
+            return Ok(());
+        };
+        if let Some(e) = msg.get("error").and_then(Value::as_str) {
+            err = Some(e.to_string());
+            return Ok(());
+        }
+        if !quiet {
+            printer.show(&msg);
         }
         Ok(())
     })

@@ -3,10 +3,12 @@
 //! container operations are async and are driven from there with the
 //! runtime's handle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_build::builder::{Engine, EngineError, EngineImage, OutputStream, StepImage};
+use berth_image::reference::Reference;
+use berth_registry::client::{self, AuthConfigs, Progress, RegistryError};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -22,14 +24,17 @@ enum Relay {
 pub struct DaemonEngine {
     daemon: Arc<Daemon>,
     handle: Handle,
+    /// The client's registry credentials (`X-Registry-Config`), for pulls of base images.
+    auths: AuthConfigs,
 }
 
 impl DaemonEngine {
     /// Must be made on the runtime (it keeps the current handle).
-    pub fn new(daemon: Arc<Daemon>) -> DaemonEngine {
+    pub fn new(daemon: Arc<Daemon>, auths: AuthConfigs) -> DaemonEngine {
         DaemonEngine {
             daemon,
             handle: Handle::current(),
+            auths,
         }
     }
 }
@@ -52,6 +57,51 @@ impl Engine for DaemonEngine {
             id: info.id,
             config,
         }))
+    }
+
+    fn pull_image(
+        &self,
+        name: &str,
+        platform: Option<&str>,
+        progress: &mut dyn FnMut(&Value),
+    ) -> Result<EngineImage, EngineError> {
+        let r = Reference::parse_normalized(name)
+            .map_err(|e| err(format!("invalid reference format {name:?}: {e}")))?;
+        let auth = self.auths.for_domain(&r.domain);
+        let path = r.path.clone();
+        let cfg = self.daemon.config.registry.clone();
+        let images = self.daemon.images.clone();
+        let platform = platform.map(String::from);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pull = self.handle.spawn(async move {
+            let progress = Progress::new(tx);
+            let res = client::pull::resolve(&cfg, &r, platform.as_deref(), &auth).await?;
+            let name = res.reference.familiar_string();
+            client::pull::fetch(res, images, &progress).await?;
+            Ok::<_, RegistryError>(name)
+        });
+        // The channel closes when the pull ends (its Progress dropped).
+        while let Some(v) = rx.blocking_recv() {
+            progress(&v);
+        }
+        let pulled = self
+            .handle
+            .block_on(pull)
+            .map_err(|e| err(format!("failed to pull {name}: {e}")))?
+            .map_err(|e| {
+                // Name the image when the registry's message does not (a failed connection).
+                let msg = e.to_string();
+                if msg.contains(&path) {
+                    err(msg)
+                } else {
+                    err(format!("failed to pull {name}: {msg}"))
+                }
+            })?;
+        self.daemon
+            .events
+            .publish("image", "pull", &pulled, Default::default());
+        self.find_image(&pulled)?
+            .ok_or_else(|| err(format!("pulled {pulled}, but it is not in the image store")))
     }
 
     fn create_container(&self, image: &str, mut config: Value) -> Result<String, EngineError> {
@@ -199,6 +249,10 @@ impl Engine for DaemonEngine {
             })
     }
 
+    fn download(&self, url: &str, dest: &Path) -> Result<(), EngineError> {
+        self.handle.block_on(download(url, dest))
+    }
+
     fn image_lineage(&self, name: &str) -> Result<Vec<String>, EngineError> {
         let first = match self.daemon.images.resolve(name) {
             Ok(i) => i,
@@ -233,4 +287,49 @@ impl Engine for DaemonEngine {
     fn cache_store(&self, key: &str, image: &str) -> Result<(), EngineError> {
         self.daemon.images.build_cache_put(key, image).map_err(err)
     }
+}
+
+/// GETs `url` into `dest` (ADD of a URL): the system's CAs for https, redirects followed,
+/// the file's mtime set to `Last-Modified` or the epoch, as dockerd.
+async fn download(url: &str, dest: &Path) -> Result<(), EngineError> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+
+    let failed = |e: &dyn std::fmt::Display| err(format!("failed to GET {url}: {e}"));
+    let req = hyper::Request::get(url)
+        .body(client::http::empty())
+        .map_err(|e| failed(&e))?;
+    let resp = client::http::send(&client::http::Tls::system(), true, req)
+        .await
+        .map_err(|e| failed(&e))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(err(format!(
+            "failed to GET {url} with status {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )));
+    }
+    let modified = resp
+        .headers()
+        .get("last-modified")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .and_then(|t| u64::try_from(t.timestamp()).ok())
+        .map_or(std::time::UNIX_EPOCH, |secs| {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+        });
+    let write_err = |e: std::io::Error| err(format!("download {url} to {}: {e}", dest.display()));
+    let mut file = tokio::fs::File::create(dest).await.map_err(write_err)?;
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| failed(&e))?;
+        if let Ok(data) = frame.into_data() {
+            file.write_all(&data).await.map_err(write_err)?;
+        }
+    }
+    file.flush().await.map_err(write_err)?;
+    let file = file.into_std().await;
+    file.set_modified(modified).map_err(write_err)?;
+    Ok(())
 }

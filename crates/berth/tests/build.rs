@@ -3,6 +3,7 @@
 //! images' config, multi-stage, .dockerignore, build args, the cache, failures.
 
 mod common;
+mod registry_peers;
 
 use std::fs;
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{assert_ok, inspect, stderr, stdout, TestDaemon};
+use registry_peers::{free_port, make_certs, BerthRegistry};
 
 fn daemon() -> TestDaemon {
     let d = TestDaemon::start();
@@ -690,7 +692,7 @@ fn serve(body: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<()>) {
             }
             let _ = write!(
                 s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = s.write_all(&body);
@@ -714,7 +716,7 @@ fn add_url_and_archives() {
             &format!(
                 "FROM busybox\nADD http://127.0.0.1:{port}/dir/remote.txt /fetched/\nADD files.tar.gz /x/\nCOPY files.tar.gz /copied/\n\
                  ADD files.tar.bz2 /bz/\nADD files.tar.xz /xz/\n\
-                 RUN cat /fetched/remote.txt /x/inner/in-archive.txt && stat -c %a /fetched/remote.txt && ls /copied \
+                 RUN cat /fetched/remote.txt /x/inner/in-archive.txt && stat -c %a /fetched/remote.txt && stat -c %Y /fetched/remote.txt && ls /copied \
                  && cat /bz/inner/in-archive.txt /xz/inner/in-archive.txt\n"
             ),
         )],
@@ -734,7 +736,7 @@ fn add_url_and_archives() {
     assert_ok(&o, "build with ADD");
     let out = stdout(&o);
     assert!(
-        out.contains("downloaded content\nfrom the archive\n600\nfiles.tar.gz\nfrom the archive\nfrom the archive\n"),
+        out.contains("downloaded content\nfrom the archive\n600\n1445412480\nfiles.tar.gz\nfrom the archive\nfrom the archive\n"),
         "{out}"
     );
 }
@@ -933,4 +935,159 @@ fn cache_from_limits_the_cache_to_those_images() {
     let o = d.berth(&["build", "--cache-from", "nosuchimage", c]);
     assert_ok(&o, "build --cache-from nosuchimage");
     assert_eq!(hits(&o), 0, "{}", stdout(&o));
+}
+
+/// Kills a helper server on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ADD of an https URL: the server's certificate is checked against the CAs the daemon
+/// trusts (`SSL_CERT_FILE` names the test CA, as for dockerd); an unknown CA is refused.
+#[test]
+fn add_https_url_checks_the_servers_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let www = certs.path().join("www");
+    write(&www, &[("remote.txt", "over tls\n")]);
+    let port = free_port();
+    let server = Killed(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(certs.path().join("server.crt"))
+            .arg("-key")
+            .arg(certs.path().join("server.key"))
+            .current_dir(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server"),
+    );
+    common::wait_for("the https server", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let ca = certs.path().join("ca.crt");
+    let d = TestDaemon::start_with_env(&[], &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let url = format!("https://127.0.0.1:{port}/remote.txt");
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD {url} /fetched/\nRUN cat /fetched/remote.txt\n"),
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let o = docker_build(&d, Some("0"), &["-t", "tls-added", c]);
+    assert_ok(&o, "ADD over https");
+    assert!(stdout(&o).contains("over tls\n"), "{}", stdout(&o));
+    drop(d);
+
+    let d = daemon();
+    let o = d.berth(&["build", "--no-cache", c]);
+    assert!(!o.status.success(), "an unknown CA: {}", stdout(&o));
+    assert_stderr(&o, &format!("failed to GET {url}"));
+    assert_eq!(containers(&d), "");
+    drop(server);
+}
+
+/// FROM an image that is not here pulls it, with the credentials the client sends
+/// (`X-Registry-Config`, from both CLIs' config); `--pull` pulls a base that is here.
+#[test]
+fn base_images_are_pulled_with_the_clients_credentials() {
+    let reg = BerthRegistry::start(|dir, port| {
+        let key = dir.join("token.key");
+        fs::write(&key, "a test signing secret of enough bytes!").unwrap();
+        let pw = dir.join("htpasswd");
+        let o = Command::new("htpasswd")
+            .arg("-Bbc")
+            .arg(&pw)
+            .args(["builder", "s3cret"])
+            .output()
+            .expect("htpasswd (apt install apache2-utils)");
+        assert!(o.status.success(), "{}", stderr(&o));
+        vec![
+            "--htpasswd".into(),
+            pw.display().to_string(),
+            "--token-realm".into(),
+            format!("http://127.0.0.1:{port}/token"),
+            "--token-service".into(),
+            "berth-test".into(),
+            "--token-issuer".into(),
+            "berth-test".into(),
+            "--token-key".into(),
+            key.display().to_string(),
+        ]
+    });
+    let d = daemon();
+    let h = reg.host();
+    let cfg = d.dir.join("docker-config");
+    let berth = |args: &[&str]| {
+        d.berth_cmd(args)
+            .env("DOCKER_CONFIG", &cfg)
+            .output()
+            .unwrap()
+    };
+    let base = format!("{h}/base/bb:1");
+    assert_ok(&berth(&["tag", "busybox", &base]), "tag");
+    assert_ok(
+        &berth(&["login", "-u", "builder", "-p", "s3cret", &h]),
+        "login",
+    );
+    assert_ok(&berth(&["push", &base]), "push");
+    assert_ok(&berth(&["rmi", &base]), "rmi");
+    assert_ok(&berth(&["logout", &h]), "logout");
+
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN echo built on the pulled base\n"),
+        )],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let o = docker_build(&d, Some("0"), &["-t", "on-pulled", c]);
+    assert!(!o.status.success(), "no credentials: {}", stdout(&o));
+    assert!(!d.docker(&["image", "inspect", &base]).status.success());
+    assert_eq!(containers(&d), "");
+
+    let o = d.docker(&["login", "-u", "builder", "-p", "s3cret", &h]);
+    assert_ok(&o, "docker login");
+    let o = docker_build(&d, Some("0"), &["-t", "on-pulled", c]);
+    assert_ok(&o, "build on a pulled base");
+    let out = stdout(&o);
+    for text in [
+        "Step 1/2 : FROM ",
+        "1: Pulling from base/bb",
+        "Digest: sha256:",
+        &format!("Status: Downloaded newer image for {base}"),
+        "built on the pulled base",
+        "Successfully tagged on-pulled:latest",
+    ] {
+        assert!(out.contains(text), "{text:?} not in: {out}");
+    }
+    assert_ok(&d.docker(&["image", "inspect", &base]), "the base is kept");
+
+    let o = berth(&["build", "--pull", "-t", "on-pulled", c]);
+    assert_ok(&o, "build --pull");
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {base}"))
+            && out.contains("Using cache"),
+        "{out}"
+    );
+    let o = berth(&["build", "-t", "on-pulled", c]);
+    assert_ok(&o, "build with the base here");
+    assert!(!stdout(&o).contains("Pulling from"), "{}", stdout(&o));
+    assert_eq!(containers(&d), "");
 }

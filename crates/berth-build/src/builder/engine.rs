@@ -1,7 +1,7 @@
 //! What the builder needs from a container engine. The daemon implements it;
 //! berth-build itself never talks to a daemon.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -54,14 +54,15 @@ pub trait Engine: Sync {
     /// A local image by name or id; `None` when there is none.
     fn find_image(&self, name: &str) -> Result<Option<EngineImage>, EngineError>;
 
-    /// Fetches an image from its registry (`--pull`, or a base that is not
-    /// local). The hook for the registry client: until an engine implements
-    /// it, a missing base image is an error naming it.
-    fn pull_image(&self, name: &str) -> Result<EngineImage, EngineError> {
-        Err(EngineError(format!(
-            "pull access denied for {name}: no such image here and berth does not pull images yet"
-        )))
-    }
+    /// Pulls an image from its registry (`--pull`, or a base that is not
+    /// local), for `platform` (`os/arch`, the host's when `None`), telling
+    /// `progress` the pull's JSON messages.
+    fn pull_image(
+        &self,
+        name: &str,
+        platform: Option<&str>,
+        progress: &mut dyn FnMut(&Value),
+    ) -> Result<EngineImage, EngineError>;
 
     /// Creates (does not start) a container of `image` with the docker-keyed
     /// container config `config` (`Cmd`, `Env`, `HostConfig`, ...).
@@ -93,6 +94,11 @@ pub trait Engine: Sync {
     ) -> Result<String, EngineError>;
 
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
+
+    /// Downloads `url` (http or https, redirects followed) into the file `dest`,
+    /// whose mtime becomes the response's `Last-Modified` (the epoch without one),
+    /// as docker's ADD of a URL.
+    fn download(&self, url: &str, dest: &Path) -> Result<(), EngineError>;
 
     /// A local image and its parents, nearest first; empty when there is no such image.
     fn image_lineage(&self, name: &str) -> Result<Vec<String>, EngineError>;

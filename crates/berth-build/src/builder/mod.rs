@@ -6,7 +6,6 @@
 
 mod copy;
 mod engine;
-mod fetch;
 mod metadata;
 mod parallel;
 mod stage;
@@ -19,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 pub use copy::CopyError;
 pub use engine::{Engine, EngineError, EngineImage, OutputStream, StepImage};
-pub use fetch::FetchError;
 
 use crate::build_args::{ArgError, GlobalArgs};
 use crate::cache::{CacheError, ContextIndex};
@@ -65,6 +63,9 @@ pub enum Progress<'a> {
     Stream(&'a str),
     /// The image id of a finished stage (`{"aux":{"ID":...}}`).
     Aux(&'a str),
+    /// A message of a base image's pull (`{"status":..,"id":..,"progressDetail":..}`),
+    /// passed on as is, as dockerd's builder does.
+    Status(&'a serde_json::Value),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +86,6 @@ pub enum BuildError {
     Cache(#[from] CacheError),
     #[error(transparent)]
     Copy(#[from] CopyError),
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("The command '{command}' returned a non-zero code: {code}")]

@@ -76,6 +76,25 @@ pub type Sink<'s> = dyn FnMut(Progress<'_>) + Send + 's;
 enum Owned {
     Stream(String),
     Aux(String),
+    Status(serde_json::Value),
+}
+
+impl Owned {
+    fn of(p: Progress<'_>) -> Owned {
+        match p {
+            Progress::Stream(s) => Owned::Stream(s.to_string()),
+            Progress::Aux(s) => Owned::Aux(s.to_string()),
+            Progress::Status(v) => Owned::Status(v.clone()),
+        }
+    }
+
+    fn progress(&self) -> Progress<'_> {
+        match self {
+            Owned::Stream(s) => Progress::Stream(s),
+            Owned::Aux(s) => Progress::Aux(s),
+            Owned::Status(v) => Progress::Status(v),
+        }
+    }
 }
 
 struct OutputState<'s> {
@@ -114,11 +133,7 @@ impl<'s> OrderedOutput<'s> {
             (st.sink)(p);
             return;
         }
-        let owned = match p {
-            Progress::Stream(s) => Owned::Stream(s.to_string()),
-            Progress::Aux(s) => Owned::Aux(s.to_string()),
-        };
-        st.buffers[position].push(owned);
+        st.buffers[position].push(Owned::of(p));
     }
 
     /// The stage at `position` ended: the turn passes on, flushing what the
@@ -132,10 +147,7 @@ impl<'s> OrderedOutput<'s> {
             if let Some(buffer) = st.buffers.get_mut(st.live) {
                 let kept = std::mem::take(buffer);
                 for o in &kept {
-                    match o {
-                        Owned::Stream(s) => (st.sink)(Progress::Stream(s)),
-                        Owned::Aux(s) => (st.sink)(Progress::Aux(s)),
-                    }
+                    (st.sink)(o.progress());
                 }
             }
         }
@@ -182,6 +194,7 @@ mod tests {
             let mut sink = |p: Progress<'_>| match p {
                 Progress::Stream(s) => got.push(s.to_string()),
                 Progress::Aux(s) => got.push(format!("aux {s}")),
+                Progress::Status(v) => got.push(format!("status {}", v["status"])),
             };
             let out = OrderedOutput::new(&mut sink, 3);
             run(&out);
@@ -195,6 +208,10 @@ mod tests {
             out.emit(1, Progress::Stream("b1"));
             out.emit(0, Progress::Stream("a1"));
             out.emit(2, Progress::Stream("c1"));
+            out.emit(
+                2,
+                Progress::Status(&serde_json::json!({"status": "pulled"})),
+            );
             out.finish(1);
             out.emit(0, Progress::Aux("a"));
             out.finish(0);
@@ -202,7 +219,10 @@ mod tests {
             out.finish(2);
             out.after(Progress::Stream("done"));
         });
-        assert_eq!(got, ["a1", "aux a", "b1", "c1", "c2", "done"]);
+        assert_eq!(
+            got,
+            ["a1", "aux a", "b1", "c1", "status \"pulled\"", "c2", "done"]
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::copy::{container_path, host_path, make_dirs};
 use super::metadata::{self, StageFlags};
-use super::{short_id, BuildError, Builder, EngineImage, Leftover, OutputStream, StepImage};
+use super::{
+    short_id, BuildError, Builder, EngineImage, Leftover, OutputStream, Progress, StepImage,
+};
 use crate::build_args::StageScope;
 use crate::cache::instruction_cache_text;
 use crate::dockerfile::{parse, process_word, Instruction, InstructionKind, NetworkMode, Run};
@@ -46,24 +48,33 @@ impl<'a> Builder<'a> {
     }
 
     /// An image by name: pulled with `--pull` (the local one is used when the
-    /// pull fails), else the local one, else pulled.
-    pub(super) fn image_named(&mut self, name: &str) -> Result<EngineImage, BuildError> {
+    /// pull fails), else the local one, else pulled; for `platform` when FROM
+    /// names one.
+    pub(super) fn image_named(
+        &mut self,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<EngineImage, BuildError> {
         let local = self.engine.find_image(name)?;
-        if self.req.pull {
-            match self.engine.pull_image(name) {
+        let local_fits = local
+            .as_ref()
+            .is_some_and(|img| platform.is_none_or(|p| check_platform(name, p, img).is_ok()));
+        if self.req.pull || !local_fits {
+            let out = self.out;
+            let mut progress = |v: &Value| out.emit(Progress::Status(v));
+            match self.engine.pull_image(name, platform, &mut progress) {
                 Ok(img) => return Ok(img),
-                Err(e) if local.is_some() => {
+                Err(e) if self.req.pull && local_fits => {
                     self.say(&format!(
                         "Pulling {name} failed ({e}); using the local image\n"
                     ));
                 }
+                // A local image of another platform: the mismatch is the error to report.
+                Err(_) if local.is_some() => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        match local {
-            Some(img) => Ok(img),
-            None => Ok(self.engine.pull_image(name)?),
-        }
+        local.ok_or_else(|| BuildError::Invalid(format!("no such image: {name}")))
     }
 
     pub(super) fn build_stage(
@@ -77,21 +88,27 @@ impl<'a> Builder<'a> {
         let base = match base_of(df, stage, self.globals)? {
             Base::Scratch => None,
             Base::Image(name) => {
-                let image = self.image_named(&name)?;
-                if let Some(raw) = &stage.from().platform {
-                    let want = process_word(raw, self.globals, df.escape).map_err(|source| {
-                        BuildError::Stage(StageError::Subst {
-                            line: stage.from.line,
-                            source,
-                        })
-                    })?;
-                    check_platform(&name, &want, &image)?;
+                let platform = match &stage.from().platform {
+                    Some(raw) => Some(process_word(raw, self.globals, df.escape).map_err(
+                        |source| {
+                            BuildError::Stage(StageError::Subst {
+                                line: stage.from.line,
+                                source,
+                            })
+                        },
+                    )?),
+                    None => None,
+                };
+                let image = self.image_named(&name, platform.as_deref())?;
+                if let Some(want) = &platform {
+                    check_platform(&name, want, &image)?;
                 }
                 Some(image)
             }
             Base::Stage(i) => {
                 let id = self.stage_image(i)?;
-                Some(self.image_named(&id)?)
+                let image = self.engine.find_image(&id)?;
+                Some(image.ok_or_else(|| BuildError::Invalid(format!("no such image: {id}")))?)
             }
         };
         self.show_image(base.as_ref().map(|b| b.id.as_str()));

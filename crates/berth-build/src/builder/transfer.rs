@@ -12,7 +12,6 @@ use super::copy::{
     container_path, copy_entry, dest_is_dir, extract_archive, host_path, parse_chmod, parse_chown,
     write_file, CopyError, CopyOptions,
 };
-use super::fetch::{fetch, file_name};
 use super::metadata;
 use super::stage::StageState;
 use super::{BuildError, Builder};
@@ -97,7 +96,7 @@ impl<'a> Builder<'a> {
                 let stage = &self.df.stages[self.current_stage(step)];
                 let id = match resolve_from(self.df, stage, step.line, from)? {
                     FromRef::Stage(i) => self.stage_image(i)?,
-                    FromRef::Image(name) => self.image_named(&name)?.id,
+                    FromRef::Image(name) => self.image_named(&name, None)?.id,
                 };
                 inputs.push_str(&id);
                 Some(id)
@@ -134,7 +133,8 @@ impl<'a> Builder<'a> {
                         )));
                     }
                     let path = downloads.path().join(format!("download-{n}"));
-                    let name = fetch(p, &path)?;
+                    self.engine.download(p, &path)?;
+                    let name = url_file_name(p);
                     inputs.push_str(&file_digest(&path)?);
                     items.push(Item::Download { path, name });
                     roots += 1;
@@ -372,11 +372,22 @@ impl<'a> Builder<'a> {
                     source: e,
                 })?;
                 let name = if name.is_empty() {
-                    file_name(dest)
+                    Path::new(dest)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
                 } else {
                     name.clone()
                 };
-                write_file(&target(&name)?, &mut f, 0o600, opts)?;
+                let dst = target(&name)?;
+                write_file(&dst, &mut f, 0o600, opts)?;
+                // The download's mtime (its Last-Modified) goes with it, as docker's.
+                if let Ok(modified) = f.metadata().and_then(|m| m.modified()) {
+                    let _ = std::fs::File::options()
+                        .write(true)
+                        .open(&dst)
+                        .and_then(|d| d.set_modified(modified));
+                }
             }
         }
         Ok(())
@@ -414,4 +425,28 @@ fn file_digest(path: &Path) -> Result<String, BuildError> {
     std::io::copy(&mut f, &mut h)
         .map_err(|e| BuildError::Invalid(format!("read download {}: {e}", path.display())))?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// The name a downloaded URL gets in a destination directory: the last
+/// segment of its path ("" when it has none).
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let after_host = path.splitn(4, '/').nth(3).unwrap_or("");
+    after_host
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_file_name;
+
+    #[test]
+    fn a_url_names_its_download() {
+        assert_eq!(url_file_name("http://h:1/a/b.tar.gz?x=1"), "b.tar.gz");
+        assert_eq!(url_file_name("https://h/dir/"), "dir");
+        assert_eq!(url_file_name("http://h/"), "");
+    }
 }

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use berth_api::ApiError;
 use berth_build::builder::{self, BuildError, BuildRequest, Progress};
+use berth_registry::client::AuthConfigs;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -250,9 +251,17 @@ fn read_dockerfile(ctx: &Path, name: &str) -> Result<String, String> {
 async fn build(
     State(d): State<AppState>,
     Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     body: Body,
 ) -> HttpResult<Response> {
     let (mut req, quiet) = request(&q)?;
+    let auths = headers
+        .get("x-registry-config")
+        .and_then(|v| v.to_str().ok())
+        .map(AuthConfigs::from_header)
+        .transpose()
+        .map_err(super::registry::reg_err)?
+        .unwrap_or_default();
     let ctx_root = d.config.data_root.join("build");
     std::fs::create_dir_all(&ctx_root)
         .map_err(|e| ApiError::system(format!("create {}: {e}", ctx_root.display())))?;
@@ -262,7 +271,7 @@ async fn build(
         .map_err(|e| ApiError::system(format!("make a build context directory: {e}")))?;
     let reader = BodyReader::new(body);
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let engine = DaemonEngine::new(d.clone());
+    let engine = DaemonEngine::new(d.clone(), auths);
     tokio::task::spawn_blocking(move || {
         let send = |v: Value| {
             let _ = tx.blocking_send(line(v));
@@ -276,7 +285,8 @@ async fn build(
                 let mut out = |p: Progress<'_>| match p {
                     Progress::Stream(s) if !quiet => send(json!({"stream": s})),
                     Progress::Aux(id) => send(json!({"aux": {"ID": id}})),
-                    Progress::Stream(_) => {}
+                    Progress::Status(v) if !quiet => send(v.clone()),
+                    Progress::Stream(_) | Progress::Status(_) => {}
                 };
                 builder::build(&engine, &req, &mut out)
                     .map_err(|e: BuildError| (e.to_string(), e.code()))

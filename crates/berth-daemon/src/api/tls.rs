@@ -23,14 +23,6 @@ use crate::TlsConfig;
 /// How long a client may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Bundles of the system's trusted CAs, tried in order when `--tlsverify` has no CA file.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("could not read {what} {path:?}: {err}")]
@@ -104,14 +96,7 @@ pub fn load_roots(ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
             }
         }
         None => {
-            for b in SYSTEM_BUNDLES {
-                let Ok(pem) = std::fs::read(b) else { continue };
-                let certs = CertificateDer::pem_slice_iter(&pem).flatten();
-                roots.add_parsable_certificates(certs);
-                if !roots.is_empty() {
-                    break;
-                }
-            }
+            roots = berth_registry::client::http::system_roots();
             if roots.is_empty() {
                 return Err(TlsError::Config(
                     "no CA certificate given and no system CA bundle found".to_string(),

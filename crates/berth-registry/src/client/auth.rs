@@ -6,6 +6,48 @@ use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
 
+/// `X-Registry-Config` (what `docker build` sends): the credentials of every registry the
+/// client knows, keyed by server address (`https://index.docker.io/v1/`, `host:port`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfigs {
+    /// (registry domain, its credentials)
+    by_domain: Vec<(String, AuthConfig)>,
+}
+
+impl AuthConfigs {
+    /// Decodes the header: base64url (padded or not) of a JSON map. Empty means none.
+    pub fn from_header(value: &str) -> Result<AuthConfigs, RegistryError> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Ok(AuthConfigs::default());
+        }
+        let bytes = decode_any(v).ok_or_else(|| {
+            RegistryError::InvalidArgument("X-Registry-Config: invalid base64".into())
+        })?;
+        let map: std::collections::BTreeMap<String, AuthConfig> = serde_json::from_slice(&bytes)
+            .map_err(|e| {
+                RegistryError::InvalidArgument(format!("X-Registry-Config: invalid JSON: {e}"))
+            })?;
+        let by_domain = map
+            .into_iter()
+            .map(|(server, mut a)| {
+                a.fill_from_auth();
+                (super::login::registry_of(&server), a)
+            })
+            .collect();
+        Ok(AuthConfigs { by_domain })
+    }
+
+    /// The credentials for a registry (`docker.io`, `host:port`); none when not given.
+    pub fn for_domain(&self, domain: &str) -> AuthConfig {
+        self.by_domain
+            .iter()
+            .find(|(d, _)| d == domain)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// docker's `AuthConfig` JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthConfig {
@@ -254,6 +296,28 @@ pub fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_config_picks_the_registry_of_an_image() {
+        let json = r#"{"https://index.docker.io/v1/":{"username":"hub","password":"h"},
+            "127.0.0.1:5000":{"auth":"dTpw"}}"#;
+        let header = base64::engine::general_purpose::URL_SAFE.encode(json);
+        let c = AuthConfigs::from_header(&header).unwrap();
+        assert_eq!(c.for_domain("docker.io").username, "hub");
+        let local = c.for_domain("127.0.0.1:5000");
+        assert_eq!(
+            (local.username.as_str(), local.password.as_str()),
+            ("u", "p")
+        );
+        assert!(!c.for_domain("example.com").has_credentials());
+        assert!(
+            AuthConfigs::from_header("")
+                .unwrap()
+                .for_domain("docker.io")
+                == AuthConfig::default()
+        );
+        assert!(AuthConfigs::from_header("!!").is_err());
+    }
 
     #[test]
     fn parses_bearer_challenges() {

@@ -41,6 +41,46 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// The CAs the system trusts, found as Go finds them (so as dockerd): the file
+/// `$SSL_CERT_FILE` or else the first system bundle there is, plus the certificates in
+/// the `:`-separated directories of `$SSL_CERT_DIR`.
+pub fn system_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    let add_file = |path: &Path, roots: &mut RootCertStore| match std::fs::read(path) {
+        Ok(pem) => {
+            let certs = CertificateDer::pem_slice_iter(&pem).flatten();
+            roots.add_parsable_certificates(certs);
+            true
+        }
+        Err(_) => false,
+    };
+    match std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        Some(file) => {
+            add_file(Path::new(&file), &mut roots);
+        }
+        None => {
+            for b in SYSTEM_BUNDLES {
+                if add_file(Path::new(b), &mut roots) {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for dir in std::env::split_paths(&dirs) {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.path().is_file() {
+                    add_file(&e.path(), &mut roots);
+                }
+            }
+        }
+    }
+    roots
+}
+
 /// TLS settings for one registry host.
 #[derive(Clone)]
 pub struct Tls {
@@ -52,15 +92,7 @@ impl Tls {
     /// The system's CAs plus `certs_dir/<host>/*.crt`; a client certificate
     /// `certs_dir/<host>/*.cert` with its `*.key` when there is one.
     pub fn for_host(certs_dir: &Path, host: &str) -> Tls {
-        let mut roots = RootCertStore::empty();
-        for b in SYSTEM_BUNDLES {
-            if let Ok(pem) = std::fs::read(b) {
-                for c in CertificateDer::pem_slice_iter(&pem).flatten() {
-                    let _ = roots.add(c);
-                }
-                break;
-            }
-        }
+        let mut roots = system_roots();
         if let Ok(rd) = std::fs::read_dir(certs_dir.join(host)) {
             for e in rd.flatten() {
                 let p = e.path();
@@ -81,7 +113,19 @@ impl Tls {
                 }
             }
         }
-        let client = client_cert(&certs_dir.join(host));
+        Tls::new(roots, client_cert(&certs_dir.join(host)), host)
+    }
+
+    /// The system's CAs only (plain HTTPS downloads, as ADD of a URL).
+    pub fn system() -> Tls {
+        Tls::new(system_roots(), None, "")
+    }
+
+    fn new(
+        roots: RootCertStore,
+        client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+        host: &str,
+    ) -> Tls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let finish =
             |b: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>| match &client

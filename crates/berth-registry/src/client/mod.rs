@@ -24,7 +24,7 @@ pub mod push;
 pub mod session;
 mod unpack;
 
-pub use auth::AuthConfig;
+pub use auth::{AuthConfig, AuthConfigs};
 pub use config::RegistryConfig;
 pub use error::RegistryError;
 pub use progress::Progress;

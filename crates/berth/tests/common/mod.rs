@@ -23,6 +23,8 @@ pub struct TestDaemon {
     pub pool: String,
     /// Networking flags given at every (re)start, unless the test gives its own.
     net_args: Vec<String>,
+    /// Environment of the daemon process, at every (re)start.
+    env: Vec<(String, String)>,
     child: Option<Child>,
     _tmp: tempfile::TempDir,
 }
@@ -38,6 +40,11 @@ impl TestDaemon {
 
     /// Starts a daemon with extra flags.
     pub fn start_with(extra: &[&str]) -> TestDaemon {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts a daemon with extra flags and environment (`SSL_CERT_FILE`, ...).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> TestDaemon {
         let tmp = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir_in("/tmp")
@@ -66,6 +73,10 @@ impl TestDaemon {
             subnet,
             pool,
             net_args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             _tmp: tmp,
         };
@@ -103,6 +114,7 @@ impl TestDaemon {
                 !extra.iter().any(|e| e.split('=').next() == Some(flag))
             }))
             .args(extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
