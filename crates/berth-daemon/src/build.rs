@@ -9,6 +9,7 @@ use std::sync::Arc;
 use berth_build::builder::{Engine, EngineError, EngineImage, OutputStream, StepImage};
 use berth_image::reference::Reference;
 use berth_registry::client::{self, AuthConfigs, Progress, RegistryError};
+use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -249,6 +250,10 @@ impl Engine for DaemonEngine {
             })
     }
 
+    fn cache_mount_root(&self) -> PathBuf {
+        self.daemon.config.data_root.join("cache-mounts")
+    }
+
     fn download(&self, url: &str, dest: &Path) -> Result<(), EngineError> {
         self.handle.block_on(download(url, dest))
     }
@@ -332,4 +337,67 @@ async fn download(url: &str, dest: &Path) -> Result<(), EngineError> {
     let file = file.into_std().await;
     file.set_modified(modified).map_err(write_err)?;
     Ok(())
+}
+
+/// A `RUN --mount=type=cache` directory the daemon keeps (`<data-root>/cache-mounts/<sha256
+/// of id>`, its id in `<hash>.id` beside it).
+pub struct CacheMount {
+    pub dir: PathBuf,
+    pub id: String,
+    pub size: u64,
+    /// A build holds it now.
+    pub in_use: bool,
+    pub created: i64,
+}
+
+/// The cache mount directories there are.
+pub fn cache_mounts(d: &Daemon) -> Vec<CacheMount> {
+    let root = d.config.data_root.join("cache-mounts");
+    let Ok(rd) = std::fs::read_dir(&root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<CacheMount> = rd
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            let dir = e.path();
+            let in_use = std::fs::File::open(&dir)
+                .map(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).is_err())
+                .unwrap_or(false);
+            let created = e
+                .metadata()
+                .ok()
+                .and_then(|m| m.created().or_else(|_| m.modified()).ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |t| t.as_secs() as i64);
+            CacheMount {
+                id: std::fs::read_to_string(dir.with_extension("id")).unwrap_or_default(),
+                size: crate::container::list::dir_size(&dir),
+                in_use,
+                created,
+                dir,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// Removes the cache mount directories no build holds; returns them.
+pub fn prune_cache_mounts(d: &Daemon) -> Vec<CacheMount> {
+    cache_mounts(d)
+        .into_iter()
+        .filter(|m| {
+            // Held while it goes, so that no build takes it meanwhile.
+            let Ok(file) = std::fs::File::open(&m.dir) else {
+                return false;
+            };
+            let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+                return false;
+            };
+            let gone = std::fs::remove_dir_all(&m.dir).is_ok();
+            let _ = std::fs::remove_file(m.dir.with_extension("id"));
+            gone
+        })
+        .collect()
 }

@@ -1091,3 +1091,95 @@ fn base_images_are_pulled_with_the_clients_credentials() {
     assert!(!stdout(&o).contains("Pulling from"), "{}", stdout(&o));
     assert_eq!(containers(&d), "");
 }
+
+/// RUN --mount: binds of the context and of a stage (read-only, or a throwaway
+/// writable copy), a cache directory kept across builds until `builder prune`,
+/// a tmpfs, a secret that was not sent left out; none of them in the layer.
+#[test]
+fn run_mounts_bind_cache_and_tmpfs() {
+    let d = daemon();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("data/input.txt", "from the context\n"),
+            (
+                "Dockerfile",
+                "FROM busybox AS tools\nRUN echo from the stage > /tool.txt\n\
+                 FROM busybox\nWORKDIR /work\n\
+                 RUN --mount=type=bind,source=data,target=ctx cat /work/ctx/input.txt && (touch /work/ctx/new 2>/dev/null || echo read-only)\n\
+                 RUN --mount=type=bind,from=tools,source=/tool.txt,target=/t.txt cat /t.txt\n\
+                 RUN --mount=type=bind,source=data,target=/w,rw echo scribbled > /w/input.txt && cat /w/input.txt\n\
+                 RUN --mount=type=cache,target=/cache,id=counter,uid=1000,mode=0770 echo run >> /cache/runs && echo runs: $(wc -l < /cache/runs) && stat -c 'cache %u %a' /cache\n\
+                 RUN --mount=type=tmpfs,target=/scratch,size=1m echo t > /scratch/f && grep -c ' /scratch tmpfs' /proc/mounts\n\
+                 RUN --mount=type=secret,id=absent echo without the secret\n\
+                 RUN --mount=type=bind,target=/all cat /all/data/input.txt\n\
+                 RUN ls -A /cache /scratch /w /work/ctx 2>&1; echo listed\n",
+            ),
+        ],
+    );
+    let c = ctx.path().to_str().unwrap();
+    let o = docker_build(&d, Some("0"), &["-t", "mounted", c]);
+    assert_ok(&o, "build with RUN --mount");
+    let out = stdout(&o);
+    for text in [
+        "from the context\nread-only\n",
+        "from the stage\n",
+        "scribbled\n",
+        "runs: 1\ncache 1000 770\n",
+        "without the secret\n",
+        "listed\n",
+    ] {
+        assert!(out.contains(text), "{text:?} not in: {out}");
+    }
+    assert!(out.contains("\n1\n"), "a tmpfs at /scratch: {out}");
+    // Nothing of the mounts went into the image: empty mount points at most.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "mounted",
+        "sh",
+        "-c",
+        "cat /cache/runs /scratch/f /work/ctx/input.txt /w/input.txt 2>/dev/null; echo end",
+    ]);
+    assert_eq!(stdout(&o), "end\n");
+
+    // The cache directory outlives the build, until builder prune.
+    let o = d.berth(&["build", "--no-cache", "-t", "mounted", c]);
+    assert_ok(&o, "second build");
+    assert!(stdout(&o).contains("runs: 2\n"), "{}", stdout(&o));
+    let df = stdout(&d.docker(&["system", "df", "-v"]));
+    assert!(df.contains("exec.cachemount"), "{df}");
+    assert_ok(&d.docker(&["builder", "prune", "-f"]), "builder prune");
+    let o = d.berth(&["build", "--no-cache", "-t", "mounted", c]);
+    assert!(stdout(&o).contains("runs: 1\n"), "{}", stdout(&o));
+    // A changed bound file is a changed step.
+    write(ctx.path(), &[("data/input.txt", "changed\n")]);
+    let o = d.berth(&["build", "-t", "mounted", c]);
+    assert!(
+        stdout(&o).contains("changed\nread-only\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    for (dockerfile, error) in [
+        (
+            "FROM busybox\nRUN --mount=type=secret,id=token,required cat /run/secrets/token\n",
+            "secret token not found",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=bind,source=../outside,target=/o true\n",
+            "outside the build context",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=bind,source=nothing,target=/o true\n",
+            "nothing",
+        ),
+    ] {
+        write(ctx.path(), &[("Dockerfile", dockerfile)]);
+        let o = d.berth(&["build", c]);
+        assert!(!o.status.success(), "{dockerfile}: {}", stdout(&o));
+        assert_stderr(&o, error);
+    }
+    assert_eq!(containers(&d), "");
+}

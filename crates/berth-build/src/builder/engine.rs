@@ -95,6 +95,9 @@ pub trait Engine: Sync {
 
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
 
+    /// Where the directories of `RUN --mount=type=cache` are kept across builds.
+    fn cache_mount_root(&self) -> PathBuf;
+
     /// Downloads `url` (http or https, redirects followed) into the file `dest`,
     /// whose mtime becomes the response's `Last-Modified` (the epoch without one),
     /// as docker's ADD of a URL.

@@ -7,6 +7,7 @@
 mod copy;
 mod engine;
 mod metadata;
+mod mounts;
 mod parallel;
 mod stage;
 mod transfer;

@@ -304,16 +304,24 @@ impl<'a> Builder<'a> {
         } else {
             format!("|{} {} {}", args.len(), args.join(" "), cmd.join(" "))
         };
+        let (mount_froms, mount_inputs) = self.mount_inputs(step, run)?;
         let key = self.cache_key(
             st.image.as_deref(),
             &instruction_cache_text(step),
-            &format!("{env:?}"),
+            &format!("{env:?}{mount_inputs}"),
         );
         if let Some(id) = self.cached(&key) {
             st.image = Some(id);
             return Ok(());
         }
         let parent = self.current_image(st)?;
+        let workdir = st
+            .config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mounts = self.prepare_mounts(step, run, &mount_froms, &workdir)?;
         let network = match run.network {
             Some(NetworkMode::None) => "none".to_string(),
             Some(NetworkMode::Host) => "host".to_string(),
@@ -322,6 +330,9 @@ impl<'a> Builder<'a> {
         let mut host_config = self.req.run_host_config.clone();
         if !network.is_empty() && network != "default" {
             host_config.insert("NetworkMode".into(), json!(network));
+        }
+        if !mounts.mounts.is_empty() {
+            host_config.insert("Mounts".into(), json!(mounts.mounts));
         }
         let config = json!({
             "Cmd": cmd,
@@ -352,6 +363,10 @@ impl<'a> Builder<'a> {
                 }
             }
         })?;
+        for c in &mounts.containers {
+            self.remove_container(c)?;
+        }
+        drop(mounts);
         if code != 0 {
             return Err(BuildError::RunFailed {
                 command: cmd.join(" "),

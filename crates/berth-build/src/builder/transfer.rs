@@ -221,7 +221,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn current_stage(&self, step: &Instruction) -> usize {
+    pub(super) fn current_stage(&self, step: &Instruction) -> usize {
         self.df
             .stages
             .iter()

@@ -349,7 +349,32 @@ pub(super) fn cache_usage(d: &AppState) -> Result<(Vec<Value>, i64), ApiError> {
             "UsageCount": 1
         }));
     }
+    for m in crate::build::cache_mounts(d) {
+        total += m.size as i64;
+        let created = chrono::DateTime::from_timestamp(m.created, 0)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        out.push(json!({
+            "ID": cache_mount_record_id(&m.dir),
+            "Parents": null,
+            "Type": "exec.cachemount",
+            "Description": format!("cache mount {}", m.id),
+            "InUse": m.in_use,
+            "Shared": false,
+            "Size": m.size,
+            "CreatedAt": created,
+            "LastUsedAt": null,
+            "UsageCount": 1
+        }));
+    }
     Ok((out, total))
+}
+
+/// The record id of a cache mount: its directory's name, cut as cache keys are.
+fn cache_mount_record_id(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().chars().take(25).collect())
+        .unwrap_or_default()
 }
 
 /// `POST /build/prune`: the build cache is forgotten and the untagged images only it kept
@@ -382,10 +407,14 @@ async fn prune(State(d): State<AppState>) -> HttpResult<Json<Value>> {
             break;
         }
     }
-    let ids: Vec<String> = keys
+    let mut ids: Vec<String> = keys
         .iter()
         .map(|k| k.trim_start_matches("sha256:").chars().take(25).collect())
         .collect();
+    for m in crate::build::prune_cache_mounts(&d) {
+        reclaimed += m.size as i64;
+        ids.push(cache_mount_record_id(&m.dir));
+    }
     Ok(Json(
         json!({"CachesDeleted": ids, "SpaceReclaimed": reclaimed}),
     ))
