@@ -25,6 +25,15 @@ pub(super) struct StageState<'a> {
 }
 
 impl StageState<'_> {
+    /// The stage's WORKDIR now ("" for none).
+    pub fn workdir(&self) -> String {
+        self.config
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
     /// The next image of the stage: its config now, with this history entry.
     pub fn next_image<'s>(&'s self, created_by: &'s str) -> StepImage<'s> {
         StepImage {
@@ -247,12 +256,7 @@ impl<'a> Builder<'a> {
 
     /// WORKDIR: the config's working directory, made in the image when missing.
     fn workdir_step(&mut self, st: &mut StageState<'a>, dir: &str) -> Result<(), BuildError> {
-        let current = st
-            .config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let wd = clean_abs(&container_path(dir, current));
+        let wd = clean_abs(&container_path(dir, &st.workdir()));
         st.config.insert("WorkingDir".into(), json!(wd));
         let key = self.cache_key(st.image.as_deref(), &format!("WORKDIR {wd}"), "");
         if let Some(id) = self.cached(&key) {
@@ -315,12 +319,7 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let parent = self.current_image(st)?;
-        let workdir = st
-            .config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let workdir = st.workdir();
         let mounts = self.prepare_mounts(step, run, &mount_froms, &workdir)?;
         let network = match run.network {
             Some(NetworkMode::None) => "none".to_string(),

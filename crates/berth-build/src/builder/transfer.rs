@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::copy::{
@@ -154,12 +153,7 @@ impl<'a> Builder<'a> {
                 },
             }
         }
-        let workdir = st
-            .config
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let workdir = st.workdir();
         let dest = container_path(t.dest, &workdir);
         if roots > 1 && !dest.ends_with('/') {
             return Err(BuildError::Invalid(format!(

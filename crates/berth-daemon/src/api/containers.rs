@@ -420,8 +420,9 @@ async fn update_route(
     Path(id): Path<String>,
     body: Body,
 ) -> HttpResult<Json<Value>> {
-    let c = d.find_container(&id)?;
+    // The body is read first: a 404 sent before it would break the client's write.
     let body = json_body(body).await?;
+    let c = d.find_container(&id)?;
     let warnings = d.update_container(&c, &body).await?;
     Ok(Json(json!({"Warnings": warnings})))
 }

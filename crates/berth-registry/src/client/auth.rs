@@ -17,17 +17,8 @@ pub struct AuthConfigs {
 impl AuthConfigs {
     /// Decodes the header: base64url (padded or not) of a JSON map. Empty means none.
     pub fn from_header(value: &str) -> Result<AuthConfigs, RegistryError> {
-        let v = value.trim();
-        if v.is_empty() {
-            return Ok(AuthConfigs::default());
-        }
-        let bytes = decode_any(v).ok_or_else(|| {
-            RegistryError::InvalidArgument("X-Registry-Config: invalid base64".into())
-        })?;
-        let map: std::collections::BTreeMap<String, AuthConfig> = serde_json::from_slice(&bytes)
-            .map_err(|e| {
-                RegistryError::InvalidArgument(format!("X-Registry-Config: invalid JSON: {e}"))
-            })?;
+        let map: std::collections::BTreeMap<String, AuthConfig> =
+            decode_header("X-Registry-Config", value)?;
         let by_domain = map
             .into_iter()
             .map(|(server, mut a)| {
@@ -46,6 +37,21 @@ impl AuthConfigs {
             .map(|(_, a)| a.clone())
             .unwrap_or_default()
     }
+}
+
+/// A credentials header (`name`): base64url, padded or not, of JSON; empty is the default.
+fn decode_header<T: serde::de::DeserializeOwned + Default>(
+    name: &str,
+    value: &str,
+) -> Result<T, RegistryError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(T::default());
+    }
+    let bytes = decode_any(v)
+        .ok_or_else(|| RegistryError::InvalidArgument(format!("{name}: invalid base64")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RegistryError::InvalidArgument(format!("{name}: invalid JSON: {e}")))
 }
 
 /// docker's `AuthConfig` JSON.
@@ -71,16 +77,7 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// Decodes `X-Registry-Auth`: base64url (padded or not) JSON. Empty or `{}` means none.
     pub fn from_header(value: &str) -> Result<AuthConfig, RegistryError> {
-        let v = value.trim();
-        if v.is_empty() {
-            return Ok(AuthConfig::default());
-        }
-        let bytes = decode_any(v).ok_or_else(|| {
-            RegistryError::InvalidArgument("X-Registry-Auth: invalid base64".into())
-        })?;
-        let mut a: AuthConfig = serde_json::from_slice(&bytes).map_err(|e| {
-            RegistryError::InvalidArgument(format!("X-Registry-Auth: invalid JSON: {e}"))
-        })?;
+        let mut a: AuthConfig = decode_header("X-Registry-Auth", value)?;
         a.fill_from_auth();
         Ok(a)
     }
