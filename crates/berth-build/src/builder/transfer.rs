@@ -360,28 +360,17 @@ impl<'a> Builder<'a> {
             }
             Item::Download { path, name } => {
                 hasher.update(name.as_bytes());
-                let mut f = std::fs::File::open(path).map_err(|e| CopyError::Io {
-                    what: "open",
-                    path: path.clone(),
-                    source: e,
-                })?;
                 let name = if name.is_empty() {
-                    Path::new(dest)
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
+                    url_file_name(dest)
                 } else {
                     name.clone()
                 };
-                let dst = target(&name)?;
-                write_file(&dst, &mut f, 0o600, opts)?;
-                // The download's mtime (its Last-Modified) goes with it, as docker's.
-                if let Ok(modified) = f.metadata().and_then(|m| m.modified()) {
-                    let _ = std::fs::File::options()
-                        .write(true)
-                        .open(&dst)
-                        .and_then(|d| d.set_modified(modified));
-                }
+                // Mode 600 unless --chmod; the mtime (its Last-Modified) goes with it.
+                let download = CopyOptions {
+                    mode: Some(opts.mode.unwrap_or(0o600)),
+                    ..opts
+                };
+                copy_entry(path, &target(&name)?, download)?;
             }
         }
         Ok(())
