@@ -189,12 +189,14 @@ pub fn erase(key: &str) -> Result<bool> {
 /// `X-Registry-Auth` for an image's registry: base64url of the AuthConfig JSON, `{}` when
 /// nothing is stored (as the docker CLI sends).
 pub fn registry_auth_header(image: &str) -> String {
-    let key = registry_of_image(image);
-    let v = match get(&key) {
-        Ok(Some((u, p))) => json!({"username": u, "password": p, "serveraddress": key}),
-        _ => json!({}),
-    };
+    let v = stored_auth(&registry_of_image(image)).unwrap_or_else(|| json!({}));
     base64::engine::general_purpose::URL_SAFE.encode(v.to_string())
+}
+
+/// The AuthConfig JSON of the credentials stored for `key`, if any.
+fn stored_auth(key: &str) -> Option<Value> {
+    let (u, p) = get(key).ok().flatten()?;
+    Some(json!({"username": u, "password": p, "serveraddress": key}))
 }
 
 /// `X-Registry-Config` for a build: base64url of every stored registry's AuthConfig keyed by
@@ -209,11 +211,8 @@ pub fn registry_config_header() -> String {
             }
         }
         for key in keys {
-            if let Ok(Some((u, p))) = get(&key) {
-                all.insert(
-                    key.clone(),
-                    json!({"username": u, "password": p, "serveraddress": key}),
-                );
+            if let Some(auth) = stored_auth(&key) {
+                all.insert(key, auth);
             }
         }
     }

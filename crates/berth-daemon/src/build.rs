@@ -251,7 +251,7 @@ impl Engine for DaemonEngine {
     }
 
     fn cache_mount_root(&self) -> PathBuf {
-        self.daemon.config.data_root.join("cache-mounts")
+        cache_mount_root(&self.daemon)
     }
 
     fn download(&self, url: &str, dest: &Path) -> Result<(), EngineError> {
@@ -350,9 +350,13 @@ pub struct CacheMount {
     pub created: i64,
 }
 
+fn cache_mount_root(d: &Daemon) -> PathBuf {
+    d.config.data_root.join("cache-mounts")
+}
+
 /// The cache mount directories there are.
 pub fn cache_mounts(d: &Daemon) -> Vec<CacheMount> {
-    let root = d.config.data_root.join("cache-mounts");
+    let root = cache_mount_root(d);
     let Ok(rd) = std::fs::read_dir(&root) else {
         return Vec::new();
     };
